@@ -1,0 +1,27 @@
+import * as pulumi from "@pulumi/pulumi";
+import { providerFor } from "../dynamic";
+
+export interface LocalFileArgs {
+    /** Absolute path of the file. */
+    path: pulumi.Input<string>;
+    content: pulumi.Input<string>;
+    mode?: pulumi.Input<number>;
+}
+
+/** A file on the deploying machine, written atomically and verified. */
+export class LocalFile extends pulumi.dynamic.Resource {
+    declare readonly path: pulumi.Output<string>;
+    declare readonly sha256: pulumi.Output<string>;
+    declare readonly size: pulumi.Output<number>;
+
+    constructor(name: string, args: LocalFileArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            providerFor("@image-factory/components/storage/local-file.provider"),
+            name,
+            { ...args, sha256: undefined, size: undefined },
+            opts,
+            "image-factory",
+            "LocalFile",
+        );
+    }
+}

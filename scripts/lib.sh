@@ -1,0 +1,40 @@
+# Shared by the set-up scripts: where things live, and the Pulumi environment.
+# Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PULUMI_VERSION="v3.248.0"
+COMMAND_PROVIDER_VERSION="1.2.1"
+# Caches live OUTSIDE the clone so that a fresh clone, CI's clone and later runs reuse them.
+CACHE_DIR="${IMAGE_FACTORY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-factory}"
+TOOLCHAIN_DIR="$CACHE_DIR/toolchain/$PULUMI_VERSION"
+TOOLCHAIN_BIN="$TOOLCHAIN_DIR/bin"
+# The passphrase of the `local` stack only. It guards nothing of value (a
+# developer machine's demo stack); real sites use their own secrets provider.
+LOCAL_STACK_PASSPHRASE="image-factory-local"
+
+say() { printf '\033[1m[image-factory]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31m[image-factory] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# The pulumi to use: ours when we built it, else a v3.248.0 already on PATH.
+pulumi_bin() {
+    if [ -x "$TOOLCHAIN_BIN/pulumi" ]; then
+        echo "$TOOLCHAIN_BIN/pulumi"
+    elif command -v pulumi >/dev/null 2>&1 && [ "$(pulumi version 2>/dev/null)" = "$PULUMI_VERSION" ]; then
+        command -v pulumi
+    else
+        return 1
+    fi
+}
+
+# Local defaults for the Pulumi CLI; anything the caller already set wins.
+pulumi_env() {
+    export PATH="$TOOLCHAIN_BIN:$PATH"
+    export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$ROOT/.local/state}"
+    export PULUMI_SKIP_UPDATE_CHECK="${PULUMI_SKIP_UPDATE_CHECK:-true}"
+    export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-true}"
+    # Type checking is `npm run typecheck` (part of `npm test`); the engine only transpiles.
+    export PULUMI_NODEJS_TRANSPILE_ONLY="${PULUMI_NODEJS_TRANSPILE_ONLY:-true}"
+    if [[ "$PULUMI_BACKEND_URL" == file://"$ROOT"/.local/state ]]; then
+        mkdir -p "$ROOT/.local/state"
+    fi
+}

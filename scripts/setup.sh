@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Everything `npm run up` and `npm test` need on a fresh machine, installed only
+# when missing: Debian packages, npm packages, the Pulumi toolchain.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+# Tools the providers run: image builds (buildah, skopeo), a registry, root
+# filesystems (mmdebstrap), disks (sgdisk, mkfs.xfs, mke2fs, qemu-img), squashfs.
+DEBIAN_PACKAGES=(buildah skopeo docker-registry mmdebstrap gdisk xfsprogs e2fsprogs qemu-utils squashfs-tools ca-certificates)
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = "installed" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        say "installing Debian packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        die "missing Debian packages; run: sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
+    fi
+fi
+
+# npm packages: `npm ci` when package-lock.json changed since the last install.
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+stamp="node_modules/.image-factory-lock"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+    say "installing npm packages (npm ci) ..."
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$lock_hash" > "$stamp"
+fi
+
+bash "$ROOT/scripts/toolchain.sh"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The Pulumi toolchain, built from Go modules into a cache outside the clone
+# ($IMAGE_FACTORY_CACHE, default ~/.cache/image-factory/toolchain/v3.248.0):
+#   pulumi                         the CLI, github.com/pulumi/pulumi/pkg/v3 v3.248.0
+#   pulumi-language-nodejs         the Node.js language host (see language-host/tools.go)
+#   pulumi-resource-pulumi-nodejs  the dynamic provider host: node on @pulumi/pulumi/cmd/dynamic-provider
+#   pulumi-analyzer-policy         the policy pack host: node on @pulumi/pulumi/cmd/run-policy-pack
+#   pulumi-resource-command        the command provider, installed as plugin command v1.2.1 (when buildable)
+# With a pulumi v3.248.0 already on PATH, the CLI is not built. A run with the cache present takes seconds.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
+GO_TAGS="osusergo,grpcnotrace"
+mkdir -p "$TOOLCHAIN_BIN"
+
+command -v go >/dev/null || die "Go is needed to build the Pulumi toolchain (apt-get install golang, or see https://go.dev/dl)"
+
+# go build with a progress line every 40 packages compiled; writes to a temp name, then renames.
+go_build() { # <module dir> <output> <version ldflag value> <package>
+    local dir="$1" out="$2" version="$3" pkg="$4" started=$SECONDS
+    (cd "$dir" && go build -v -tags "$GO_TAGS" -trimpath \
+        -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+        -o "$out.tmp" "$pkg" 2>&1) | awk '/^go: downloading/ {d++; next} {n++; if (n % 40 == 0) printf "    ... %d packages compiled\n", n > "/dev/stderr"} END {if (d) printf "    (%d modules downloaded)\n", d > "/dev/stderr"}'
+    [ "${PIPESTATUS[0]}" -eq 0 ] && [ -x "$out.tmp" ] || { rm -f "$out.tmp"; die "building $pkg failed (see above)"; }
+    mv -f "$out.tmp" "$out"
+    say "  built $(basename "$out") in $((SECONDS - started))s"
+}
+
+# 1. The CLI
+if [ -x "$TOOLCHAIN_BIN/pulumi" ] && [ "$("$TOOLCHAIN_BIN/pulumi" version 2>/dev/null)" = "$PULUMI_VERSION" ]; then
+    :
+elif command -v pulumi >/dev/null 2>&1 && [ "$(pulumi version 2>/dev/null)" = "$PULUMI_VERSION" ]; then
+    say "using pulumi $PULUMI_VERSION from PATH ($(command -v pulumi))"
+else
+    say "building the Pulumi CLI $PULUMI_VERSION from Go modules (first run only; several minutes) ..."
+    go_build "$ROOT/scripts/toolchain/pulumi-cli" "$TOOLCHAIN_BIN/pulumi" "$PULUMI_VERSION" \
+        github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+fi
+
+# 2. The Node.js language host (needed unless the PATH pulumi brings its own)
+if [ ! -x "$TOOLCHAIN_BIN/pulumi-language-nodejs" ] && ! command -v pulumi-language-nodejs >/dev/null 2>&1; then
+    say "building the Node.js language host from Go modules ..."
+    go_build "$ROOT/scripts/toolchain/language-host" "$TOOLCHAIN_BIN/pulumi-language-nodejs" v3.68.0 \
+        github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+fi
+
+# 3. Shims: hosts the engine starts for dynamic providers and policy packs. They run
+#    the program's own @pulumi/pulumi (resolved from the plugin's working directory,
+#    the program folder), so one shim serves every project and version.
+write_shim() { # <name> <module>
+    local file="$TOOLCHAIN_BIN/$1"
+    local body="#!/bin/sh
+# Written by image-factory scripts/toolchain.sh: runs $2 from the program's node_modules.
+entry=\$(node -p 'require.resolve(process.argv[1], { paths: [process.cwd()] })' '$2') || exit 1
+exec node \"\$entry\" \"\$@\""
+    if [ ! -x "$file" ] || [ "$(cat "$file")" != "$body" ]; then
+        printf '%s\n' "$body" > "$file.tmp" && chmod 755 "$file.tmp" && mv -f "$file.tmp" "$file"
+    fi
+}
+write_shim pulumi-resource-pulumi-nodejs @pulumi/pulumi/cmd/dynamic-provider
+write_shim pulumi-analyzer-policy @pulumi/pulumi/cmd/run-policy-pack
+
+# 4. The command provider, plugin `command` v1.2.1. Its module (github.com/pulumi/pulumi-command/provider)
+#    is refused by the module proxy these machines reach, at every version, so it cannot be built
+#    here. Probe once per run and say so; a plugin installed by other means is used as it is.
+PULUMI="$(pulumi_bin)"
+pulumi_env
+if ! "$PULUMI" plugin ls 2>/dev/null | grep -Eq "^command +resource +$COMMAND_PROVIDER_VERSION "; then
+    mod="github.com/pulumi/pulumi-command/provider@v0.0.0-20260304002345-f0839b236d7b" # the v1.2.1 commit
+    why=$(cd "$TOOLCHAIN_DIR" && go mod download -json "$mod" 2>&1 | sed -n 's/.*"Error": "\(.*\)".*/\1/p' | sed 's/\\n\\t/ /g' | head -1 || true)
+    say "command provider v$COMMAND_PROVIDER_VERSION not installed; go mod download $mod: ${why:-served, but no build is pinned for it}"
+    say "  (@pulumi/command resources cannot be deployed on this machine; everything else works)"
+fi

@@ -1,0 +1,88 @@
+// The toolchain on the real engine: preview, up, a second up that changes
+// nothing, an update, and destroy, for a stack with a dynamic resource (and a
+// command-provider resource when that plugin is installed).
+import { createHash } from "node:crypto";
+import { existsSync, promises as fs } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "../../components/exec";
+import { pluginInstalled, ROOT, TestStack } from "./harness";
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+describe("foundation: the real engine", () => {
+    let stack: TestStack;
+    let markerPath: string;
+    let withCommand: boolean;
+
+    beforeAll(async () => {
+        withCommand = await pluginInstalled("command", "1.2.1");
+        stack = await TestStack.create({
+            from: path.join(ROOT, "test/e2e/fixtures/foundation"),
+            files: ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts"],
+            stack: "foundation",
+        });
+        markerPath = path.join(stack.dir, "out", "marker.txt");
+        await stack.setConfig("markerPath", markerPath);
+        await stack.setConfig("content", "hello");
+        await stack.setConfig("withCommand", String(withCommand));
+    });
+    afterAll(async () => {
+        await stack?.cleanup();
+    });
+
+    it("`npm run pulumi -- version` prints v3.248.0", async () => {
+        const r = await run("npm", ["run", "--silent", "pulumi", "--", "version"], { cwd: ROOT });
+        expect(r.stdout.trim()).toBe("v3.248.0");
+    });
+
+    it("previews the creation without creating anything", async () => {
+        const r = await stack.preview(["--diff"]);
+        expect(r.stdout).toMatch(/\+ pulumi-nodejs:dynamic\/image-factory:LocalFile: \(create\)/);
+        expect(r.stdout).toMatch(/\+ \d+ to create/);
+        expect(existsSync(markerPath)).toBe(false);
+    });
+
+    it("up creates the resources; outputs hold the file's checksum", async () => {
+        await stack.up();
+        expect(await fs.readFile(markerPath, "utf8")).toBe("hello");
+        const out = await stack.outputs();
+        expect(out.markerSha256).toBe(sha("hello"));
+        if (withCommand) expect(out.echoed).toBe("hello");
+        const types = (await stack.resources()).map((r) => r.type);
+        expect(types).toContain("pulumi-nodejs:dynamic/image-factory:LocalFile");
+        if (withCommand) expect(types).toContain("command:local:Command");
+    });
+
+    it("a second up changes nothing: preview --expect-no-changes passes", async () => {
+        const r = await stack.up();
+        expect(r.stdout).toMatch(/\d+ unchanged/);
+        expect(r.stdout).not.toMatch(/\d+ (created|updated|deleted|replaced)/);
+        await stack.preview(["--expect-no-changes"]);
+    });
+
+    it("a changed input shows in preview --diff and updates in place", async () => {
+        await stack.setConfig("content", "hello again");
+        const p = await stack.preview(["--diff"]);
+        expect(p.stdout).toMatch(/~ pulumi-nodejs:dynamic\/image-factory:LocalFile: \(update\)[\s\S]*LocalFile::marker\]/);
+        expect(p.stdout).toMatch(/~ content: "hello" => "hello again"/);
+        expect(p.stdout).toMatch(/~ 1 to update/);
+        await stack.up();
+        expect(await fs.readFile(markerPath, "utf8")).toBe("hello again");
+    });
+
+    it("destroy removes what the stack created", async () => {
+        await stack.destroy();
+        expect(existsSync(markerPath)).toBe(false);
+        expect(await stack.resources()).toEqual([]);
+    });
+
+    it("the command provider is installed, or the set-up says exactly why not", async () => {
+        const r = await run("bash", [path.join(ROOT, "scripts/toolchain.sh")]);
+        if (withCommand) {
+            expect(r.stderr).not.toMatch(/command provider .* not installed/);
+        } else {
+            expect(r.stderr).toMatch(/command provider v1\.2\.1 not installed; go mod download github\.com\/pulumi\/pulumi-command\/provider@v0\.0\.0-\S+: .+/);
+        }
+    });
+});

@@ -1,0 +1,32 @@
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { changedKeys, isUnknown, providerFor, UNKNOWN } from "../../components/dynamic";
+
+describe("providerFor", () => {
+    it("serializes to self-contained code that names the implementation module", async () => {
+        // The engine stores this text in state and runs it in its provider host.
+        const sf = await pulumi.runtime.serializeFunction(() => providerFor("@image-factory/components/storage/local-file.provider"));
+        expect(sf.text).toContain('"@image-factory/components/storage/local-file.provider"');
+        expect(sf.text).toContain("require(moduleId)");
+        // Nothing from the test runner's module graph was captured.
+        expect(sf.text).not.toMatch(/__vi_|vitest|import\.meta/);
+    });
+
+    it("loads the implementation by package name when a method is called", async () => {
+        const p = providerFor("@image-factory/components/storage/local-file.provider");
+        const r = await p.check!({}, { path: "relative/path", content: "x" });
+        expect(r.failures).toEqual([{ property: "path", reason: 'path must be an absolute path, got "relative/path"' }]);
+    });
+});
+
+describe("unknown values and changed keys", () => {
+    it("finds unknowns anywhere in a value", () => {
+        expect(isUnknown(UNKNOWN)).toBe(true);
+        expect(isUnknown({ a: [1, { b: UNKNOWN }] })).toBe(true);
+        expect(isUnknown({ a: [1, { b: "x" }] })).toBe(false);
+    });
+    it("names changed keys, counting unknown new values as changes", () => {
+        expect(changedKeys({ a: 1, b: [1], c: "x" }, { a: 1, b: [2], c: UNKNOWN, __provider: "p" })).toEqual(["b", "c"]);
+        expect(changedKeys({ a: 1 }, { a: 1, d: 2 }, ["a"])).toEqual([]);
+    });
+});

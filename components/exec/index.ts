@@ -2,6 +2,7 @@
 // shell string), a timeout, progress lines, and secrets kept off the command
 // line and out of every message.
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 
 export interface RunOptions {
     cwd?: string;
@@ -159,4 +160,55 @@ export async function available(program: string, versionArgs: readonly string[] 
     } catch {
         return false;
     }
+}
+
+export interface Background {
+    pid: number;
+    /** Stops the program (SIGTERM to its process group, then SIGKILL) and waits for it. */
+    stop(): Promise<void>;
+    /** Resolves with the exit code when the program ends. */
+    exited: Promise<number | null>;
+}
+
+/**
+ * Starts a long-running program (a local registry, an S3 server, a service under
+ * test) with its output appended to `logFile`. With `detach`, it outlives this
+ * process; otherwise it is stopped when this process exits.
+ */
+export function startBackground(
+    program: string,
+    args: readonly string[],
+    opts: { logFile: string; env?: Record<string, string | undefined>; cwd?: string; detach?: boolean },
+): Background {
+    const log = fs.openSync(opts.logFile, "a");
+    const child = spawn(program, [...args], {
+        cwd: opts.cwd,
+        env: { ...process.env, ...opts.env },
+        stdio: ["ignore", log, log],
+        detached: true,
+    });
+    fs.closeSync(log);
+    if (!child.pid) throw new ExecError(`cannot start ${describeCommand(program, args)}`, program, null, "", "");
+    const pid = child.pid;
+    const exited = new Promise<number | null>((resolve) => {
+        child.on("exit", (code) => resolve(code));
+        child.on("error", () => resolve(null));
+    });
+    if (opts.detach) {
+        child.unref();
+    } else {
+        const onExit = () => killGroup(pid, "SIGKILL");
+        process.once("exit", onExit);
+        void exited.then(() => process.removeListener("exit", onExit));
+    }
+    return {
+        pid,
+        exited,
+        async stop() {
+            killGroup(pid, "SIGTERM");
+            const done = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5000))]);
+            if (!done) killGroup(pid, "SIGKILL");
+            await exited;
+        },
+    };
 }

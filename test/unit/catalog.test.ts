@@ -1,0 +1,152 @@
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { CatalogError, lineage, loadCatalog, parseCatalog, selectImages } from "../../components/images/catalog";
+import { resolveImages } from "../../components/images/definition";
+
+const ROOT = path.resolve(__dirname, "../..");
+const BASE = `name: base\nversion: "1.0"\nsource: {rootfs: {suite: bookworm}}\n`;
+
+/** Parses files (name → text) and returns the problems, or [] when valid. */
+function problems(files: Record<string, string>, existing: string[] = []): string[] {
+    try {
+        parseCatalog(
+            "/cat",
+            Object.entries(files).map(([file, text]) => ({ file, text })),
+            (rel) => existing.includes(rel),
+        );
+        return [];
+    } catch (e) {
+        if (e instanceof CatalogError) return e.problems;
+        throw e;
+    }
+}
+
+describe("catalog validation: every problem, with file and key", () => {
+    const cases: Array<[string, Record<string, string>, RegExp]> = [
+        ["YAML syntax error, with its line", { "a.yaml": "name: [unclosed\nversion: 1" }, /^a\.yaml: YAML error at line \d+, column \d+/],
+        ["unknown top-level key", { "a.yaml": `${BASE}pakages: [vim]\n` }, /^a\.yaml: pakages: unknown key/],
+        ["missing name", { "a.yaml": `version: "1"\nsource: {rootfs: {suite: bookworm}}\n` }, /^a\.yaml: name: is required/],
+        ["missing version", { "a.yaml": "name: a\nsource: {rootfs: {suite: bookworm}}\n" }, /^a\.yaml: version: is required/],
+        ["duplicate names", { "a.yaml": BASE, "b.yaml": BASE }, /^b\.yaml: name: "base" is already defined in a\.yaml/],
+        ["missing parent", { "a.yaml": `name: a\nversion: "1"\nparent: nope\n` }, /^a\.yaml: parent: "nope" is not in the catalog/],
+        ["cycle", { "a.yaml": `name: a\nversion: "1"\nparent: b\n`, "b.yaml": `name: b\nversion: "1"\nparent: a\n` }, /parent: cycle a → b → a|parent: cycle b → a → b/],
+        ["neither parent nor source", { "a.yaml": `name: a\nversion: "1"\n` }, /^a\.yaml: needs `parent`/],
+        ["both parent and source", { "a.yaml": `${BASE}parent: x\n` }, /^a\.yaml: has both `parent` and `source`/],
+        ["file source outside the catalog (absolute)", { "a.yaml": `${BASE}files: [{path: /etc/x, source: /etc/passwd}]\n` }, /^a\.yaml: files\[0\]\.source: "\/etc\/passwd" must be relative to the catalog folder/],
+        ["file source outside the catalog (..)", { "a.yaml": `${BASE}files: [{path: /etc/x, source: ../secret.txt}]\n` }, /^a\.yaml: files\[0\]\.source: "\.\.\/secret\.txt" must stay inside the catalog folder/],
+        ["file source that does not exist", { "a.yaml": `${BASE}files: [{path: /etc/x, source: files/nope}]\n` }, /files\[0\]\.source: "files\/nope" does not exist in the catalog folder/],
+        ["file with both content and source", { "a.yaml": `${BASE}files: [{path: /etc/x, content: hi, source: f}]\n` }, /files\[0\]: needs exactly one of `content` or `source`/],
+        ["file path not absolute", { "a.yaml": `${BASE}files: [{path: etc/x, content: hi}]\n` }, /files\[0\]\.path: "etc\/x" is not a valid absolute path in the image/],
+        ["file path with ..", { "a.yaml": `${BASE}files: [{path: /etc/../x, content: hi}]\n` }, /files\[0\]\.path: "\/etc\/\.\.\/x" must not contain `\.\.`/],
+        ["malformed mode", { "a.yaml": `${BASE}files: [{path: /etc/x, content: hi, mode: "rwx"}]\n` }, /files\[0\]\.mode: "rwx" is not a valid octal mode/],
+        ["package name with a shell metacharacter", { "a.yaml": `${BASE}packages: ["vim; rm -rf /"]\n` }, /packages\[0\]: "vim; rm -rf \/" is not a valid package name \(it contains a shell metacharacter or space\)/],
+        ["malformed package name", { "a.yaml": `${BASE}packages: ["-oops"]\n` }, /packages\[0\]: "-oops" is not a valid package name/],
+        ["malformed unit name", { "a.yaml": `${BASE}units: {enable: [apache2]}\n` }, /units\.enable\[0\]: "apache2" is not a valid systemd unit name/],
+        ["unit with command substitution", { "a.yaml": `${BASE}units: {enable: ["$(reboot).service"]}\n` }, /units\.enable\[0\]: .* \(it contains a shell metacharacter or space\)/],
+        ["malformed user name", { "a.yaml": `${BASE}users: [{name: "Bad User"}]\n` }, /users\[0\]\.name: "Bad User" is not a valid user name/],
+        ["malformed group name", { "a.yaml": `${BASE}users: [{name: ok, groups: ["wheel&&x"]}]\n` }, /users\[0\]\.groups\[0\]: "wheel&&x" is not a valid group name/],
+        ["malformed SSH key", { "a.yaml": `${BASE}users: [{name: ok, sshKeys: ["not a key"]}]\n` }, /users\[0\]\.sshKeys\[0\]: "not a key" is not a valid SSH public key/],
+        ["image name not usable as a repository", { "a.yaml": `name: My_Image\nversion: "1"\nsource: {rootfs: {suite: bookworm}}\n` }, /name: "My_Image" is not a valid image name/],
+        ["version not usable as a tag", { "a.yaml": `name: a\nversion: "1.0 beta"\nsource: {rootfs: {suite: bookworm}}\n` }, /version: "1\.0 beta" is not a valid version/],
+        ["unsupported distro", { "a.yaml": `name: a\nversion: "1"\nsource: {rootfs: {distro: arch, suite: x}}\n` }, /source\.rootfs\.distro: "arch" is not a valid distro/],
+        ["bad source image reference", { "a.yaml": `name: a\nversion: "1"\nsource: {image: "rhel-bootc:9.6"}\n` }, /source\.image\.ref: "rhel-bootc:9\.6" is not a valid image reference/],
+        ["test as a shell string", { "a.yaml": `${BASE}tests: [{name: t, run: "cat /etc/os-release"}]\n` }, /tests\[0\]\.run: must be a list/],
+        ["test with two kinds", { "a.yaml": `${BASE}tests: [{name: t, run: [true], file: /x}]\n` }, /tests\[0\]: needs exactly one of `run`/],
+        ["service test without a probe", { "a.yaml": `${BASE}tests: [{name: t, service: {start: [x]}}]\n` }, /tests\[0\]\.service: needs exactly one probe/],
+        ["port out of range", { "a.yaml": `${BASE}tests: [{name: t, service: {start: [x], tcp: {port: 70000}}}]\n` }, /tests\[0\]\.service\.tcp\.port: must be a whole number from 1 to 65535/],
+        ["invalid label key", { "a.yaml": `${BASE}labels: {"Bad Key!": x}\n` }, /labels\.Bad Key!: "Bad Key!" is not a valid label key/],
+    ];
+    it.each(cases)("%s", (_what, files, expected) => {
+        const found = problems(files);
+        expect(found.some((p) => expected.test(p)), `expected a problem matching ${expected}, got:\n${found.join("\n")}`).toBe(true);
+    });
+
+    it("reports every problem at once, across files", () => {
+        const found = problems({
+            "a.yaml": `${BASE}packages: ["bad pkg"]\nunits: {enable: [nope]}\n`,
+            "b.yaml": `name: b\nversion: "1"\nparent: missing\n`,
+        });
+        expect(found).toHaveLength(3);
+        expect(found.map((p) => p.split(":")[0])).toEqual(["a.yaml", "a.yaml", "b.yaml"]);
+    });
+
+    it("an empty catalog is an error", () => {
+        expect(problems({})).toEqual(["/cat: no image definitions (*.yaml) found"]);
+    });
+
+    it("accepts a valid file source inside the catalog", () => {
+        expect(problems({ "a.yaml": `${BASE}files: [{path: /etc/x, source: files/x.txt}]\n` }, ["files/x.txt"])).toEqual([]);
+    });
+});
+
+describe("the demo catalog", () => {
+    const catalog = loadCatalog(path.join(ROOT, "images"));
+
+    it("is a tree: base → httpd → homepage, base → database, in build order", () => {
+        expect(catalog.order).toEqual(["base", "database", "httpd", "homepage"]);
+        expect(lineage(catalog, "homepage").map((i) => i.name)).toEqual(["base", "httpd", "homepage"]);
+    });
+
+    it("selects an image together with its ancestors; unknown names are errors", () => {
+        expect(selectImages(catalog, ["homepage"])).toEqual(["base", "httpd", "homepage"]);
+        expect(() => selectImages(catalog, ["homepage", "nginx"])).toThrow(/images\.select: "nginx" is not in the catalog \(known: base, database, httpd, homepage\)/);
+    });
+});
+
+describe("content-addressed identity", () => {
+    const dir = path.join(ROOT, "images");
+    const catalog = loadCatalog(dir);
+    const hashes = (c = catalog, customizations = {}) =>
+        Object.fromEntries([...resolveImages(c, c.order, customizations)].map(([n, r]) => [n, r.definitionHash]));
+    const withChange = (file: string, edit: (text: string) => string) => {
+        const files = catalog.order.map((n) => {
+            const f = catalog.images.get(n)!.file;
+            const text = require("node:fs").readFileSync(path.join(ROOT, f), "utf8");
+            return { file: f, text: f === file ? edit(text) : text };
+        });
+        return parseCatalog(dir, files, (rel) => require("node:fs").existsSync(path.join(dir, rel)));
+    };
+
+    it("is stable: the same definition hashes the same", () => {
+        expect(hashes()).toEqual(hashes());
+        for (const h of Object.values(hashes())) expect(h).toMatch(/^sha256:[a-f0-9]{64}$/);
+    });
+
+    it("a change to homepage changes homepage's hash only", () => {
+        const before = hashes();
+        const after = hashes(withChange("images/homepage.yaml", (t) => t.replace('version: "1.0.0"', 'version: "1.0.1"')));
+        expect(Object.keys(before).filter((n) => before[n] !== after[n])).toEqual(["homepage"]);
+    });
+
+    it("a change to base changes every image's hash", () => {
+        const before = hashes();
+        const after = hashes(withChange("images/base.yaml", (t) => t.replace("packages: [sudo, ca-certificates]", "packages: [sudo, ca-certificates, less]")));
+        expect(Object.keys(before).filter((n) => before[n] !== after[n]).sort()).toEqual(["base", "database", "homepage", "httpd"]);
+    });
+
+    it("a change to httpd changes httpd and homepage, not base or database", () => {
+        const before = hashes();
+        const after = hashes(withChange("images/httpd.yaml", (t) => t.replace("It works.", "It works!")));
+        expect(Object.keys(before).filter((n) => before[n] !== after[n]).sort()).toEqual(["homepage", "httpd"]);
+    });
+
+    it("a site customization changes that image and its descendants", () => {
+        const before = hashes();
+        const after = hashes(catalog, { httpd: { labels: { "site.example.com/rack": "r12" } } });
+        expect(Object.keys(before).filter((n) => before[n] !== after[n]).sort()).toEqual(["homepage", "httpd"]);
+    });
+
+    it("tests are not part of the identity (changing a test does not rebuild)", () => {
+        const before = hashes();
+        const after = hashes(withChange("images/httpd.yaml", (t) => t.replace("name: apache configuration is valid", "name: apache config ok")));
+        expect(after).toEqual(before);
+    });
+
+    it("customizations are validated with the config key", () => {
+        expect(() => resolveImages(catalog, catalog.order, { nginx: { packages: ["x"] } })).toThrow(/image-factory:images\.customizations\.nginx: "nginx" is not in the catalog/);
+        expect(() => resolveImages(catalog, catalog.order, { httpd: { files: [{ path: "/x", source: "../../etc/shadow" }] } })).toThrow(
+            /image-factory:images\.customizations\.httpd\.files\[0\]\.source: "\.\.\/\.\.\/etc\/shadow" must stay inside the catalog folder/,
+        );
+        expect(() => resolveImages(catalog, catalog.order, { httpd: { packages: ["a b"] } })).toThrow(/images\.customizations\.httpd\.packages\[0\]: "a b" is not a valid package name/);
+    });
+});

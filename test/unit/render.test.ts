@@ -1,0 +1,70 @@
+// Renderers are pure; their output is kept as readable snapshot files.
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { type FileSpec, loadCatalog } from "../../components/images/catalog";
+import { fileBytes, resolveImages } from "../../components/images/definition";
+import { renderBlueprint } from "../../components/images/render/blueprint";
+import { renderKiwiRecipe } from "../../components/images/render/kiwi";
+
+const ROOT = path.resolve(__dirname, "../..");
+const catalog = loadCatalog(path.join(ROOT, "images"));
+const resolved = resolveImages(catalog, catalog.order);
+const snap = (name: string) => path.join(__dirname, "__snapshots__", "render", name);
+const data = (f: FileSpec) => fileBytes(catalog, f);
+
+describe("Containerfile (bootc style)", () => {
+    it.each(["base", "httpd", "homepage", "database"])("%s", async (name) => {
+        await expect(resolved.get(name)!.containerfile).toMatchFileSnapshot(snap(`${name}.Containerfile`));
+    });
+
+    it("a child builds FROM its tested parent, passed by digest as a build argument", () => {
+        const cf = resolved.get("homepage")!.containerfile;
+        expect(cf).toMatch(/^ARG PARENT_IMAGE\nFROM \$\{PARENT_IMAGE\}$/m);
+        expect(cf).toContain('COPY --chown=root:root --chmod=0644 "files/var/www/html/index.html" "/var/www/html/index.html"');
+    });
+
+    it("the base bootstraps a root filesystem and installs packages with apt", () => {
+        const cf = resolved.get("base")!.containerfile;
+        expect(cf).toMatch(/^FROM scratch\nADD rootfs\.tar \/$/m);
+        expect(cf).toMatch(/apt-get install -y -qq --no-install-recommends ca-certificates sudo/);
+        expect(cf).toContain('"containers.bootc"="1"');
+    });
+
+    it("the build context holds every file the Containerfile copies", () => {
+        const r = resolved.get("base")!;
+        expect([...r.context.keys()].sort()).toEqual(["Containerfile", "files/etc/image-factory/release", "files/etc/motd", "ssh/admin.pub"]);
+    });
+});
+
+describe("osbuild blueprint (device-edge composes)", () => {
+    it.each(["homepage", "database"])("%s", async (name) => {
+        const r = resolved.get(name)!;
+        await expect(renderBlueprint(r.chain, data)).toMatchFileSnapshot(snap(`${name}.blueprint.toml`));
+    });
+
+    it("flattens the lineage: packages and files of every ancestor, the child's file winning", () => {
+        const bp = renderBlueprint(resolved.get("homepage")!.chain, data);
+        for (const p of ["systemd", "sudo", "apache2"]) expect(bp).toContain(`name = "${p}"`);
+        expect(bp.match(/path = "\/var\/www\/html\/index\.html"/g)).toHaveLength(1);
+        expect(bp).toContain("Image Mode for the edge");
+        expect(bp).toContain('enabled = ["apache2.service"]');
+    });
+});
+
+describe("kiwi-ng recipe (image management service)", () => {
+    it("homepage config.xml and config.sh", async () => {
+        const r = resolved.get("homepage")!;
+        const recipe = renderKiwiRecipe(r.chain, r.rootSource, data);
+        await expect(recipe.get("config.xml")!.toString()).toMatchFileSnapshot(snap("homepage.kiwi.config.xml"));
+        await expect(recipe.get("config.sh")!.toString()).toMatchFileSnapshot(snap("homepage.kiwi.config.sh"));
+        expect([...recipe.keys()].sort()).toEqual([
+            "config.sh",
+            "config.xml",
+            "root/etc/image-factory/release",
+            "root/etc/motd",
+            "root/home/admin/.ssh/authorized_keys",
+            "root/var/www/html/index.html",
+        ]);
+        expect(recipe.get("config.xml")!.toString()).toMatch(/<repository type="apt-deb" alias="debian" distribution="bookworm"/);
+    });
+});

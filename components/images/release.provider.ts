@@ -1,0 +1,88 @@
+// ImageRelease: points the version tag, `latest` and the channel tag at a
+// tested digest. Moving a tag re-uses the manifest already in the registry; no
+// layer is uploaded. A pin (stack config) moves them back: that is the rollback.
+import type { ProviderImpl } from "../dynamic";
+import { changedKeys, isUnknown } from "../dynamic";
+import { isDigest, isValidTag, RegistryClient, type RegistryAuth } from "../registry/client";
+
+export interface ImageReleaseInputs {
+    name: string;
+    registry: string;
+    repository: string;
+    /** The digest the tags point at (tested, or pinned). */
+    digest: string;
+    /** The version of that digest's build. */
+    version: string;
+    tags: string[];
+    /** Why this digest: "latest build" or "pinned to <version|digest>". */
+    reason: string;
+    auth?: RegistryAuth;
+}
+
+export interface ImageReleaseOutputs extends ImageReleaseInputs {
+    /** host/repo@sha256:… */
+    ref: string;
+    /** What each tag pointed at before this release first moved it (null: did not exist). */
+    previous: Record<string, string | null>;
+}
+
+async function release(inputs: ImageReleaseInputs, previous: Record<string, string | null>): Promise<ImageReleaseOutputs> {
+    const client = new RegistryClient(inputs.registry, { auth: inputs.auth });
+    const where = `${inputs.registry}/${inputs.repository}`;
+    if ((await client.resolve(inputs.repository, inputs.digest)) !== inputs.digest) {
+        throw new Error(`${inputs.name}: ${where}@${inputs.digest} is not in the registry; cannot release it (${inputs.reason})`);
+    }
+    const prev = { ...previous };
+    for (const tag of inputs.tags) {
+        const before = await client.resolve(inputs.repository, tag);
+        if (!(tag in prev)) prev[tag] = before ?? null;
+        if (before === inputs.digest) continue;
+        await client.tag(inputs.repository, inputs.digest, tag);
+        console.log(`[release ${inputs.name}] ${where}:${tag} → ${inputs.digest}${before ? ` (was ${before})` : ""} — ${inputs.reason}`);
+    }
+    for (const tag of inputs.tags) {
+        const now = await client.resolve(inputs.repository, tag);
+        if (now !== inputs.digest) throw new Error(`${inputs.name}: ${where}:${tag} points at ${now}, not ${inputs.digest}, after the release`);
+    }
+    return { ...inputs, ref: `${where}@${inputs.digest}`, previous: prev };
+}
+
+export const provider: ProviderImpl = {
+    async check(_olds, news) {
+        const failures: Array<{ property: string; reason: string }> = [];
+        if (!isUnknown(news.digest) && (typeof news.digest !== "string" || !isDigest(news.digest))) {
+            failures.push({ property: "digest", reason: `must be a sha256 digest, got ${JSON.stringify(news.digest)}` });
+        }
+        if (!isUnknown(news.tags)) {
+            if (!Array.isArray(news.tags) || news.tags.length === 0) failures.push({ property: "tags", reason: "must be a non-empty list" });
+            else for (const t of news.tags) if (!isUnknown(t) && !isValidTag(t)) failures.push({ property: "tags", reason: `${JSON.stringify(t)} is not a valid tag` });
+        }
+        return { inputs: news, failures };
+    },
+    async diff(_id, olds, news) {
+        const replaces = changedKeys(olds, news, ["registry", "repository"]);
+        const moves = changedKeys(olds, news, ["digest", "tags", "version"]);
+        return { changes: replaces.length + moves.length > 0, replaces, deleteBeforeReplace: false };
+    },
+    async create(inputs) {
+        const outs = await release(inputs as ImageReleaseInputs, {});
+        return { id: `${outs.registry}/${outs.repository}`, outs };
+    },
+    async update(_id, olds, news) {
+        return { outs: await release(news as ImageReleaseInputs, (olds as ImageReleaseOutputs).previous ?? {}) };
+    },
+    async read(id, props) {
+        // What the tags really point at now; a tag moved by hand shows as drift on refresh.
+        const p = props as ImageReleaseOutputs;
+        const client = new RegistryClient(p.registry, { auth: p.auth });
+        const targets = await Promise.all(p.tags.map((t) => client.resolve(p.repository, t)));
+        const moved = targets.some((d) => d !== p.digest);
+        return { id, props: moved ? { ...p, digest: targets.find((d) => d && d !== p.digest) ?? "" } : p };
+    },
+    async delete(_id, props) {
+        // The distribution API deletes manifests, not single tags; the builds'
+        // delete removes the manifests (and every tag on them) this stack pushed.
+        const p = props as ImageReleaseOutputs;
+        console.log(`[release ${p.name}] tags ${p.tags.join(", ")} go with the manifests of ${p.registry}/${p.repository}`);
+    },
+};

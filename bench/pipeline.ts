@@ -1,0 +1,97 @@
+// `npm run bench`: the image pipeline against a hand-rolled buildah script
+// (bench/baseline.sh), measured side by side in one run, on one registry:
+//   first run           script (builds, tests, pushes 4 images)  vs  first `pulumi up`
+//   re-run / no-op      script again (it rebuilds everything)    vs  `pulumi up` with nothing changed
+//   homepage changed    script again                             vs  `pulumi up` after a homepage-only change
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { run } from "../components/exec";
+import { bootstrapRootfs, defaultCacheDir, withTempDir } from "../components/images/buildah";
+import { loadCatalog } from "../components/images/catalog";
+import { resolveImages } from "../components/images/definition";
+import { ROOTFS_TAR } from "../components/images/render/containerfile";
+import { testRegistry } from "../test/support/registry";
+import { TestStack } from "../test/e2e/harness";
+
+const GOALS = { first: 1.2, noop: 0.15, homepage: 0.35 };
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+    const t0 = performance.now();
+    const r = await fn();
+    return [(performance.now() - t0) / 1000, r];
+}
+
+/** Writes each image's build context (as the pipeline renders it) for the script. */
+async function writeContexts(projectDir: string, out: string): Promise<void> {
+    const catalog = loadCatalog(path.join(projectDir, "images"));
+    const cacheDir = defaultCacheDir();
+    await fs.rm(out, { recursive: true, force: true });
+    for (const [name, r] of resolveImages(catalog, catalog.order)) {
+        for (const [rel, bytes] of r.context) {
+            await fs.mkdir(path.dirname(path.join(out, name, rel)), { recursive: true });
+            await fs.writeFile(path.join(out, name, rel), bytes);
+        }
+        if (r.def.source?.kind === "rootfs") {
+            await fs.copyFile(await bootstrapRootfs(r.def.source, cacheDir, () => undefined), path.join(out, name, ROOTFS_TAR));
+        }
+    }
+}
+
+const builds = (stdout: string) => new Set([...stdout.matchAll(/\[build (\w+)\] building/g)].map((m) => m[1])).size;
+
+async function main(): Promise<void> {
+    const reg = await testRegistry();
+    const stack = await TestStack.create({ files: ["Pulumi.yaml", "package.json", "tsconfig.json", "infra", "components", "images"], stack: "bench" });
+    const storage = path.join(defaultCacheDir(), "containers");
+    try {
+        for (const [k, v] of [["site.name", "bench"], ["site.role", "local"], ["registry.url", reg.address], ["registry.namespace", "pulumi"]]) {
+            await stack.pulumi(["config", "set", "--path", `image-factory:${k}`, v]);
+        }
+        await withTempDir("if-bench-", async (ctx) => {
+            const script = () => run("bash", [path.join(__dirname, "baseline.sh"), ctx, reg.address, storage], { timeoutMs: 60 * 60_000 });
+            const log = (s: string) => console.error(`[bench] ${s}`);
+
+            await writeContexts(stack.dir, ctx);
+            log("script, first run ...");
+            const [s1] = await timed(script);
+            log("pulumi up, first ...");
+            const [p1, r1] = await timed(() => stack.up());
+            log("script, re-run ...");
+            const [s2] = await timed(script);
+            log("pulumi up, no change ...");
+            const [p2, r2] = await timed(() => stack.up());
+
+            const homepage = path.join(stack.dir, "images/homepage.yaml");
+            await fs.writeFile(homepage, (await fs.readFile(homepage, "utf8")).replace('version: "1.0.0"', 'version: "1.0.1"'));
+            const html = path.join(stack.dir, "images/files/homepage/index.html");
+            await fs.writeFile(html, (await fs.readFile(html, "utf8")).replace("</h1>", " (benchmark edit)</h1>"));
+            await writeContexts(stack.dir, ctx);
+            log("script, homepage changed ...");
+            const [s3] = await timed(script);
+            log("pulumi up, homepage changed ...");
+            const [p3, r3] = await timed(() => stack.up());
+
+            const rows = [
+                ["first run", s1, p1, builds(r1.stdout), GOALS.first],
+                ["re-run / no-op up", s2, p2, builds(r2.stdout), GOALS.noop],
+                ["homepage changed", s3, p3, builds(r3.stdout), GOALS.homepage],
+            ] as const;
+            console.log("\nimage pipeline: pulumi up vs a plain buildah script (bench/baseline.sh), same machine, same run\n");
+            console.log(`${"".padEnd(20)}${"script s".padStart(10)}${"pulumi s".padStart(10)}${"ratio".padStart(8)}${"builds".padStart(8)}${"goal".padStart(9)}   ok`);
+            for (const [what, s, p, b, goal] of rows) {
+                const ratio = p / s;
+                console.log(`${what.padEnd(20)}${s.toFixed(1).padStart(10)}${p.toFixed(1).padStart(10)}${ratio.toFixed(2).padStart(8)}${String(b).padStart(8)}${`≤ ${goal.toFixed(2)}`.padStart(9)}   ${ratio <= goal ? "yes" : "NO"}`);
+            }
+            console.log("\n(the script has no notion of change: it rebuilds, retests and repushes all 4 images every run)");
+        }, path.join(defaultCacheDir(), "tmp"));
+        await stack.destroy();
+    } finally {
+        await stack.cleanup();
+        await reg.stop();
+    }
+}
+
+main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});

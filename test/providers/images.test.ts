@@ -1,0 +1,170 @@
+// The image providers' methods against the real tools (buildah, skopeo,
+// mmdebstrap) and a real registry: edge cases the e2e tier does not reach.
+import { promises as fs } from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { provider as buildProvider } from "../../components/images/build.provider";
+import { bootstrapRootfs, buildah, defaultCacheDir, pushByDigest, withTempDir } from "../../components/images/buildah";
+import { provider as releaseProvider } from "../../components/images/release.provider";
+import { resolveInRoot, runImageTests, provider as testProvider } from "../../components/images/test.provider";
+import { UNKNOWN } from "../../components/dynamic";
+import { RegistryClient } from "../../components/registry/client";
+import { freePort } from "../../scripts/services/registry";
+import { testRegistry } from "../support/registry";
+
+const cacheDir = defaultCacheDir();
+const storage = path.join(cacheDir, "containers");
+const say = () => undefined;
+
+describe("image providers against real tools", () => {
+    let reg: Awaited<ReturnType<typeof testRegistry>>;
+    let ref: string;
+    let digest: string;
+
+    beforeAll(async () => {
+        reg = await testRegistry();
+        // A small real image: the demo base's root filesystem (cached per machine) plus an absolute symlink.
+        const tar = await bootstrapRootfs({ kind: "rootfs", distro: "debian", suite: "bookworm", mirror: "http://deb.debian.org/debian", variant: "minbase", packages: ["systemd", "systemd-sysv"] }, cacheDir, say);
+        await withTempDir("if-ptest-", async (dir) => {
+            await fs.link(tar, path.join(dir, "rootfs.tar")).catch(() => fs.copyFile(tar, path.join(dir, "rootfs.tar")));
+            await fs.writeFile(path.join(dir, "Containerfile"), "FROM scratch\nADD rootfs.tar /\nRUN ln -s /etc/hostname-target /etc/abs-link && echo inside > /etc/hostname-target && chmod 0640 /etc/hostname-target\n");
+            await buildah(storage, ["bud", "--isolation", "chroot", "--layers=false", "--iidfile", path.join(dir, "iid"), "-f", path.join(dir, "Containerfile"), dir]);
+            const id = (await fs.readFile(path.join(dir, "iid"), "utf8")).trim();
+            digest = await pushByDigest(storage, id, `${reg.address}/t/img`, undefined, say);
+            await buildah(storage, ["rmi", "-f", id]);
+        }, path.join(cacheDir, "tmp"));
+        ref = `${reg.address}/t/img@${digest}`;
+    });
+    afterAll(async () => reg?.stop());
+
+    describe("ImageTest", () => {
+        it("reports each failing test with its output, and runs the others", async () => {
+            const results = await runImageTests({
+                name: "t",
+                ref,
+                storage,
+                tests: [
+                    { name: "exit code", kind: "command", run: ["sh", "-c", "echo oops >&2; exit 3"], exitCode: 0 },
+                    { name: "output", kind: "command", run: ["cat", "/etc/os-release"], exitCode: 0, stdoutContains: "fedora" },
+                    { name: "passes", kind: "command", run: ["true"], exitCode: 0 },
+                    { name: "mode", kind: "file", path: "/etc/hostname-target", mode: "0644" },
+                    { name: "symlink stays in the image", kind: "file", path: "/etc/abs-link", contains: "inside" },
+                    { name: "missing", kind: "file", path: "/nope" },
+                ],
+            });
+            const byName = Object.fromEntries(results.map((r) => [r.name, r]));
+            expect(byName["exit code"]).toMatchObject({ passed: false, detail: expect.stringMatching(/exited 3 \(expected 0\):\noops/) });
+            expect(byName.output).toMatchObject({ passed: false, detail: expect.stringMatching(/does not contain "fedora"/) });
+            expect(byName.passes.passed).toBe(true);
+            expect(byName.mode).toMatchObject({ passed: false, detail: "/etc/hostname-target has mode 0640, expected 0644" });
+            expect(byName["symlink stays in the image"].passed).toBe(true);
+            expect(byName.missing).toMatchObject({ passed: false, detail: "/nope is not a file in the image" });
+        });
+
+        it("a service that never answers fails after its timeout, with the service's output", async () => {
+            const [r] = await runImageTests({
+                name: "t",
+                ref,
+                storage,
+                tests: [{ name: "svc", kind: "service", start: ["sh", "-c", "echo starting; sleep 30"], timeoutSeconds: 2, tcp: { port: 8080 } }],
+            });
+            expect(r.passed).toBe(false);
+            expect(r.detail).toMatch(/not answering yet \(ECONNREFUSED\) after 2s; service output:\n.*starting/s);
+        });
+
+        it("a service is probed in its own network namespace: a host server on the same port is never mistaken for it", async () => {
+            const port = await freePort();
+            const host = http.createServer((_q, r) => r.end("host")).listen(port, "127.0.0.1");
+            try {
+                const [r] = await runImageTests({
+                    name: "t",
+                    ref,
+                    storage,
+                    tests: [{ name: "svc", kind: "service", start: ["sleep", "30"], timeoutSeconds: 2, http: { port, path: "/", status: 200 } }],
+                });
+                expect(r.passed).toBe(false);
+                expect(r.detail).toMatch(/ECONNREFUSED/);
+            } finally {
+                host.close();
+            }
+        });
+
+        it("create fails with every failing test's output; check refuses a tag reference", async () => {
+            const err = await testProvider.create({ name: "t", ref, storage, tests: [{ name: "nope", kind: "command", run: ["false"], exitCode: 0 }] }).catch((e) => e);
+            expect(err.message).toMatch(/^t: 1 of 1 tests failed for .*@sha256:[a-f0-9]{64}; nothing is released for it or its descendants:\n {2}✗ nope\n\s+`false` exited 1/);
+            const check = await testProvider.check({}, { name: "t", ref: `${reg.address}/t/img:latest`, tests: [] });
+            expect(check.failures?.[0]).toMatchObject({ property: "ref", reason: expect.stringMatching(/must be referenced by digest/) });
+            expect((await testProvider.check({}, { name: "t", ref: UNKNOWN, tests: UNKNOWN })).failures).toEqual([]);
+        });
+    });
+
+    describe("ImageRelease", () => {
+        const inputs = () => ({ name: "img", registry: reg.address, repository: "t/img", digest, version: "2.0", tags: ["2.0", "latest"], reason: "latest tested build" });
+
+        it("moves tags to the digest and records what they pointed at before", async () => {
+            const { outs } = await releaseProvider.create(inputs());
+            const client = new RegistryClient(reg.address);
+            expect(await client.resolve("t/img", "2.0")).toBe(digest);
+            expect(await client.resolve("t/img", "latest")).toBe(digest);
+            expect(outs.previous).toEqual({ "2.0": null, latest: null });
+            expect(outs.ref).toBe(ref);
+        });
+
+        it("read reports a tag moved behind the stack's back", async () => {
+            const { outs } = await releaseProvider.create(inputs());
+            const client = new RegistryClient(reg.address);
+            await client.putManifest("t/img", "latest", { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] })), mediaType: "application/vnd.oci.image.index.v1+json" });
+            const read = await releaseProvider.read!("x", outs);
+            expect(read.props!.digest).not.toBe(digest);
+        });
+
+        it("refuses to release a digest the registry does not have", async () => {
+            const missing = `sha256:${"0".repeat(64)}`;
+            await expect(releaseProvider.create({ ...inputs(), digest: missing })).rejects.toThrow(`img: ${reg.address}/t/img@${missing} is not in the registry; cannot release it (latest tested build)`);
+        });
+    });
+
+    describe("ImageBuild", () => {
+        it("a registry that is down fails the build at once, naming the host", async () => {
+            const down = `127.0.0.1:${await freePort()}`;
+            const started = Date.now();
+            const err = await buildProvider
+                .create({ name: "x", version: "1", registry: down, repository: "t/x", definitionHash: "sha256:1", containerfile: "FROM scratch", context: { Containerfile: { text: "FROM scratch\n" } }, source: null, parentRef: null, storage, cacheDir })
+                .catch((e) => e);
+            expect(err.message).toMatch(new RegExp(`registry ${down.replace(/\./g, "\\.")} is not reachable \\(ECONNREFUSED\\)`));
+            expect(Date.now() - started).toBeLessThan(30_000);
+        });
+
+        it("diff: a new definition or parent rebuilds; a new repository replaces; storage alone changes nothing", async () => {
+            const olds = { name: "x", version: "1", registry: "r:5000", repository: "a/x", definitionHash: "h1", parentRef: "p@1", storage: "/s1", cacheDir: "/c" };
+            expect(await buildProvider.diff("id", olds, { ...olds, storage: "/s2", cacheDir: "/c2" })).toMatchObject({ changes: false, replaces: [] });
+            expect(await buildProvider.diff("id", olds, { ...olds, definitionHash: "h2" })).toMatchObject({ changes: true, replaces: [] });
+            expect(await buildProvider.diff("id", olds, { ...olds, parentRef: UNKNOWN })).toMatchObject({ changes: true, replaces: [] });
+            expect(await buildProvider.diff("id", olds, { ...olds, repository: "b/x" })).toMatchObject({ changes: true, replaces: ["repository"] });
+        });
+
+        it("read drops a build whose manifest is gone from the registry", async () => {
+            const outs = { name: "img", registry: reg.address, repository: "t/img", digest: `sha256:${"1".repeat(64)}` };
+            expect(await buildProvider.read!("x", outs)).toEqual({ id: "", props: {} });
+            expect((await buildProvider.read!("x", { ...outs, digest })).id).toBe("x");
+        });
+    });
+});
+
+describe("resolveInRoot", () => {
+    it("follows absolute and relative links inside the root, never out of it", async () => {
+        const root = await fs.mkdtemp(path.join(os.tmpdir(), "if-root-"));
+        await fs.mkdir(path.join(root, "usr/lib"), { recursive: true });
+        await fs.mkdir(path.join(root, "etc"));
+        await fs.writeFile(path.join(root, "usr/lib/os-release"), "x");
+        await fs.symlink("../usr/lib/os-release", path.join(root, "etc/os-release"));
+        await fs.symlink("/etc/passwd", path.join(root, "etc/abs"));
+        await fs.symlink("/../../../../etc/shadow", path.join(root, "etc/escape"));
+        expect(await resolveInRoot(root, "/etc/os-release")).toBe(path.join(root, "usr/lib/os-release"));
+        expect(await resolveInRoot(root, "/etc/abs")).toBe(path.join(root, "etc/passwd"));
+        expect(await resolveInRoot(root, "/etc/escape")).toBe(path.join(root, "etc/shadow"));
+        await fs.rm(root, { recursive: true });
+    });
+});

@@ -44,22 +44,22 @@ service() {
 
 build_push base 1.0.0
 c=$(container base)
-"${B[@]}" run "$c" -- cat /etc/os-release | grep -q bookworm
+"${B[@]}" run --isolation chroot "$c" -- cat /etc/os-release | grep -q bookworm
 root=$("${B[@]}" mount "$c")
 grep -q "Managed by image-factory" "$root/etc/motd"
-"${B[@]}" run "$c" -- id -nG admin | grep -q sudo
+"${B[@]}" run --isolation chroot "$c" -- id -nG admin | grep -q sudo
 test -f "$root/home/admin/.ssh/authorized_keys"
 "${B[@]}" rm "$c" >/dev/null
 
 build_push database 1.0.0 base
 c=$(container database)
-"${B[@]}" run "$c" -- mariadb --version | grep -q MariaDB
+"${B[@]}" run --isolation chroot "$c" -- mariadb --version | grep -q MariaDB
 service "$c" 3306 "" mysqld_safe --skip-syslog --bind-address=127.0.0.1
 "${B[@]}" rm "$c" >/dev/null
 
 build_push httpd 1.0.0 base
 c=$(container httpd)
-"${B[@]}" run "$c" -- apache2ctl -t >/dev/null 2>&1
+"${B[@]}" run --isolation chroot "$c" -- apache2ctl -t >/dev/null 2>&1
 service "$c" 80 "httpd service image" apache2ctl -D FOREGROUND
 "${B[@]}" rm "$c" >/dev/null
 

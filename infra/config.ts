@@ -39,6 +39,14 @@ export interface SiteConfig {
         /** containers-storage folder for buildah (vfs driver). Default: the user cache. */
         storage?: string;
     };
+    /** A site served by a hub mirrors the hub's released images instead of building. */
+    hub?: {
+        /** The hub's stack, org/project/stack, read with StackReference. */
+        stack: string;
+        username?: string;
+        /** Pulumi secret (config key image-factory:hubRegistryPassword). */
+        password?: pulumi.Output<string>;
+    };
 }
 
 export interface Customization {
@@ -61,8 +69,8 @@ export interface RawConfig {
     secrets: Record<string, pulumi.Output<string> | undefined>;
 }
 
-const KNOWN_KEYS = ["site", "registry", "images", "builder"];
-const SECRET_KEYS = ["registryPassword"];
+const KNOWN_KEYS = ["site", "registry", "images", "builder", "hub"];
+const SECRET_KEYS = ["registryPassword", "hubRegistryPassword"];
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOST_PORT = /^(localhost|[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:]+\])(:\d{1,5})?$/i;
 const TAG = /^[\w][\w.-]{0,127}$/;
@@ -97,6 +105,14 @@ class Checker {
         if (v === undefined) this.fail(key, "is required");
         return v;
     }
+    /** A required string: "is required" when absent, the pattern's hint when malformed (never both). */
+    requiredString(key: string, v: unknown, pattern?: RegExp, hint?: string): string | undefined {
+        if (v === undefined) {
+            this.fail(key, "is required");
+            return undefined;
+        }
+        return this.string(key, v, pattern, hint);
+    }
     stringList(key: string, v: unknown, pattern?: RegExp, hint?: string): string[] | undefined {
         if (v === undefined) return undefined;
         if (!Array.isArray(v)) {
@@ -123,11 +139,11 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
     }
 
     const site = c.object("site", c.required("site", raw.values.site), ["name", "role"]);
-    const siteName = c.required("site.name", c.string("site.name", site?.name, NAME, "must be a DNS label (a-z, 0-9, -)"));
-    const role = c.required("site.role", c.string("site.role", site?.role, new RegExp(`^(${ROLES.join("|")})$`), `must be one of ${ROLES.join(", ")}`)) as Role;
+    const siteName = site && c.requiredString("site.name", site.name, NAME, "must be a DNS label (a-z, 0-9, -)");
+    const role = site && (c.requiredString("site.role", site.role, new RegExp(`^(${ROLES.join("|")})$`), `must be one of ${ROLES.join(", ")}`) as Role);
 
     const reg = c.object("registry", c.required("registry", raw.values.registry), ["url", "namespace", "username"]);
-    const url = c.required("registry.url", c.string("registry.url", reg?.url, HOST_PORT, "must be host[:port] without a scheme"));
+    const url = reg && c.requiredString("registry.url", reg.url, HOST_PORT, "must be host[:port] without a scheme");
     const namespace = c.string("registry.namespace", reg?.namespace, /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, "must be a repository path") ?? siteName;
     const username = c.string("registry.username", reg?.username);
     const password = raw.secrets.registryPassword;
@@ -168,12 +184,25 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
     const kind = c.string("builder.kind", b?.kind, /^local$/, 'must be "local"') ?? "local";
     const storage = c.string("builder.storage", b?.storage, /^\//, "must be an absolute path");
 
+    const hubObj = c.object("hub", raw.values.hub, ["stack", "username"]);
+    const hubStack = c.string("hub.stack", hubObj?.stack, /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be organization/project/stack");
+    if (hubObj && hubObj.stack === undefined) c.fail("hub.stack", "is required (organization/project/stack of the hub)");
+    const hubUser = c.string("hub.username", hubObj?.username);
+    if (hubUser && !raw.secrets.hubRegistryPassword) c.fail("hubRegistryPassword", "is required when hub.username is set (pulumi config set --secret hubRegistryPassword ...)");
+    if (hubObj) {
+        // A mirroring site hosts exactly what the hub built and tested.
+        if (Object.keys(pins).length) c.fail("images.pins", "a site that mirrors a hub releases the hub's tags; pin on the hub");
+        if (Object.keys(customizations).length) c.fail("images.customizations", "a site that mirrors a hub hosts the hub's images as built; customize on the hub");
+        if (channel) c.fail("images.channel", "a site that mirrors a hub copies the hub's tags; set the channel on the hub");
+    }
+
     if (c.problems.length) throw new ConfigError(c.problems);
     return {
-        site: { name: siteName!, role },
+        site: { name: siteName!, role: role! },
         registry: { url: url!, namespace: namespace!, username, password },
         images: { catalog, select, channel, pins, customizations },
         builder: { kind: kind as "local", storage },
+        hub: hubStack ? { stack: hubStack, username: hubUser, password: raw.secrets.hubRegistryPassword } : undefined,
     };
 }
 

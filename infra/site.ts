@@ -7,8 +7,11 @@ import { defaultCacheDir } from "../components/images/buildah";
 import { loadCatalog, selectImages } from "../components/images/catalog";
 import { resolveImages } from "../components/images/definition";
 import { ImagePipeline } from "../components/images/pipeline";
+import { parseRef, type RegistryAuth } from "../components/registry/client";
+import { RegistryMirror } from "../components/registry/mirror";
 import type { SiteConfig } from "./config";
 import type { SiteResult } from "./outputs";
+import { type ImageOutput, SiteReference } from "../components/contract";
 
 /** The folder holding Pulumi.yaml. The engine runs the program in infra/. */
 export function projectRoot(): string {
@@ -22,26 +25,57 @@ export function projectRoot(): string {
     }
 }
 
+const credentials = (username: string | undefined, password: pulumi.Output<string> | undefined) =>
+    username && password ? pulumi.secret(password.apply((p) => ({ username, password: p }))) : undefined;
+
 export function deploySite(config: SiteConfig): SiteResult {
     const root = projectRoot();
     // Validate the whole catalog and the site's selection before registering anything.
     const catalog = loadCatalog(path.resolve(root, config.images.catalog));
     const names = selectImages(catalog, config.images.select, "image-factory:images.select");
+    const auth = credentials(config.registry.username, config.registry.password);
+    if (config.hub) return { images: mirrorHub(config, names, auth) };
+
     const resolved = resolveImages(catalog, names, config.images.customizations);
     const cacheDir = defaultCacheDir();
-    const auth = config.registry.username && config.registry.password
-        ? config.registry.password.apply((password) => ({ username: config.registry.username!, password }))
-        : undefined;
 
     const pipeline = new ImagePipeline("images", {
         images: resolved,
         registry: config.registry.url,
         namespace: config.registry.namespace,
-        auth: auth && pulumi.secret(auth),
+        auth,
         channel: config.images.channel,
         pins: config.images.pins,
         storage: config.builder.storage ?? path.join(cacheDir, "containers"),
         cacheDir,
     });
     return { images: pipeline.released };
+}
+
+/**
+ * A site served by a hub: each selected image is copied by digest from the
+ * hub's registry (only the blobs this registry lacks), with the hub's tags.
+ * The site's outputs point at its own copies.
+ */
+function mirrorHub(config: SiteConfig, names: string[], auth: pulumi.Output<RegistryAuth> | undefined): pulumi.Output<Record<string, ImageOutput>> {
+    const hub = new SiteReference(config.hub!.stack);
+    const sourceAuth = credentials(config.hub!.username, config.hub!.password);
+    const out: Record<string, pulumi.Output<ImageOutput>> = {};
+    for (const name of names) {
+        const img = hub.image(name);
+        const source = img.apply((i) => parseRef(i.ref));
+        const mirror = new RegistryMirror(name, {
+            name,
+            sourceRegistry: source.registry,
+            sourceRepository: source.repository,
+            digest: img.digest,
+            registry: config.registry.url,
+            repository: `${config.registry.namespace}/${name}`,
+            tags: img.tags,
+            sourceAuth,
+            auth,
+        });
+        out[name] = pulumi.all([img, mirror.ref]).apply(([i, ref]) => ({ ...i, ref }));
+    }
+    return pulumi.all(out);
 }

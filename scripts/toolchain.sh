@@ -2,7 +2,7 @@
 # The Pulumi toolchain, built from Go modules into a cache outside the clone
 # ($IMAGE_FACTORY_CACHE, default ~/.cache/image-factory/toolchain/v3.248.0):
 #   pulumi                         the CLI, github.com/pulumi/pulumi/pkg/v3 v3.248.0
-#   pulumi-language-nodejs         the Node.js language host (see language-host/tools.go)
+#   pulumi-language-nodejs         the Node.js language host (see language-host/main.go)
 #   pulumi-resource-pulumi-nodejs  the dynamic provider host: node on @pulumi/pulumi/cmd/dynamic-provider
 #   pulumi-analyzer-policy         the policy pack host: node on @pulumi/pulumi/cmd/run-policy-pack
 #   pulumi-resource-command        the command provider, installed as plugin command v1.2.1 (when buildable)
@@ -16,6 +16,11 @@ mkdir -p "$TOOLCHAIN_BIN"
 
 command -v go >/dev/null || die "Go is needed to build the Pulumi toolchain (apt-get install golang, or see https://go.dev/dl)"
 
+# The source a tool is built from: its wrapper module, hashed. A cached binary
+# built from other source is rebuilt.
+source_hash() { (cd "$1" && cat go.mod go.sum ./*.go 2>/dev/null) | sha256sum | cut -c1-16; }
+up_to_date() { [ -x "$1" ] && [ "$(cat "$1.source" 2>/dev/null)" = "$(source_hash "$2")" ]; }
+
 # go build with a progress line every 40 packages compiled; writes to a temp name, then renames.
 go_build() { # <module dir> <output> <version ldflag value> <package>
     local dir="$1" out="$2" version="$3" pkg="$4" started=$SECONDS
@@ -24,11 +29,12 @@ go_build() { # <module dir> <output> <version ldflag value> <package>
         -o "$out.tmp" "$pkg" 2>&1) | awk '/^go: downloading/ {d++; next} {n++; if (n % 40 == 0) printf "    ... %d packages compiled\n", n > "/dev/stderr"} END {if (d) printf "    (%d modules downloaded)\n", d > "/dev/stderr"}'
     [ "${PIPESTATUS[0]}" -eq 0 ] && [ -x "$out.tmp" ] || { rm -f "$out.tmp"; die "building $pkg failed (see above)"; }
     mv -f "$out.tmp" "$out"
+    source_hash "$dir" > "$out.source"
     say "  built $(basename "$out") in $((SECONDS - started))s"
 }
 
 # 1. The CLI
-if [ -x "$TOOLCHAIN_BIN/pulumi" ] && [ "$("$TOOLCHAIN_BIN/pulumi" version 2>/dev/null)" = "$PULUMI_VERSION" ]; then
+if up_to_date "$TOOLCHAIN_BIN/pulumi" "$ROOT/scripts/toolchain/pulumi-cli"; then
     :
 elif command -v pulumi >/dev/null 2>&1 && [ "$(pulumi version 2>/dev/null)" = "$PULUMI_VERSION" ]; then
     say "using pulumi $PULUMI_VERSION from PATH ($(command -v pulumi))"
@@ -38,11 +44,11 @@ else
         github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 fi
 
-# 2. The Node.js language host (needed unless the PATH pulumi brings its own)
-if [ ! -x "$TOOLCHAIN_BIN/pulumi-language-nodejs" ] && ! command -v pulumi-language-nodejs >/dev/null 2>&1; then
-    say "building the Node.js language host from Go modules ..."
-    go_build "$ROOT/scripts/toolchain/language-host" "$TOOLCHAIN_BIN/pulumi-language-nodejs" v3.68.0 \
-        github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+# 2. The Node.js language host: this project's own (scripts/toolchain/language-host/main.go
+#    says why), against sdk/v3 v3.248.0. It also serves a pulumi found on PATH.
+if ! up_to_date "$TOOLCHAIN_BIN/pulumi-language-nodejs" "$ROOT/scripts/toolchain/language-host"; then
+    say "building the Node.js language host against sdk/v3 $PULUMI_VERSION ..."
+    go_build "$ROOT/scripts/toolchain/language-host" "$TOOLCHAIN_BIN/pulumi-language-nodejs" "$PULUMI_VERSION" .
 fi
 
 # 3. Shims: hosts the engine starts for dynamic providers and policy packs. They run

@@ -193,6 +193,26 @@ export class RegistryClient {
         });
     }
 
+    /**
+     * Streams a blob from another registry into this one (the bytes never sit in
+     * memory whole); the registry checks the digest before it accepts the upload.
+     */
+    async copyBlobFrom(source: RegistryClient, sourceRepository: string, repository: string, digest: string): Promise<number> {
+        const from = await source.request("GET", `/v2/${sourceRepository}/blobs/${digest}`, { ok: [200] });
+        const size = Number(from.headers.get("content-length") ?? NaN);
+        const start = await this.request("POST", `/v2/${repository}/blobs/uploads/`, { ok: [202] });
+        const location = start.headers.get("location");
+        if (!location) throw new RegistryError(`${this.registry}: upload to ${repository} started without a Location header`);
+        const url = new URL(location, this.base);
+        url.searchParams.set("digest", digest);
+        await this.request("PUT", url.pathname + url.search, {
+            ok: [201],
+            headers: { "Content-Type": "application/octet-stream", ...(Number.isFinite(size) ? { "Content-Length": String(size) } : {}) },
+            body: from.body ?? undefined,
+        });
+        return size;
+    }
+
     /** Copies a blob from another repository of the same registry without moving bytes. */
     async mountBlob(repository: string, digest: string, fromRepository: string): Promise<boolean> {
         const res = await this.request(
@@ -212,8 +232,9 @@ export class RegistryClient {
     private async request(
         method: string,
         pathAndQuery: string,
-        o: { ok: number[]; headers?: Record<string, string>; body?: Buffer },
+        o: { ok: number[]; headers?: Record<string, string>; body?: Buffer | ReadableStream<Uint8Array> },
     ): Promise<Response> {
+        const streaming = o.body !== undefined && !Buffer.isBuffer(o.body);
         for (let attempt = 0; ; attempt++) {
             const headers: Record<string, string> = { ...o.headers };
             if (this.token) headers.Authorization = this.token;
@@ -225,15 +246,16 @@ export class RegistryClient {
                     headers,
                     body: o.body,
                     redirect: "follow",
-                    signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
-                });
+                    signal: AbortSignal.timeout(this.opts.timeoutMs ?? (streaming ? 60 * 60_000 : 120_000)),
+                    ...(streaming ? { duplex: "half" } : {}),
+                } as RequestInit);
             } catch (e) {
                 const cause = (e as { cause?: { code?: string; message?: string } }).cause;
                 const why = cause?.code ?? cause?.message ?? (e as Error).message;
-                if (attempt < 2 && method !== "POST" && /ECONNRESET|EPIPE|UND_ERR_SOCKET/.test(String(why))) continue;
+                if (attempt < 2 && method !== "POST" && !streaming && /ECONNRESET|EPIPE|UND_ERR_SOCKET/.test(String(why))) continue;
                 throw new RegistryError(`registry ${this.registry} is not reachable (${why}) during ${method} ${pathAndQuery.split("?")[0]}`);
             }
-            if (res.status === 401 && attempt === 0) {
+            if (res.status === 401 && attempt === 0 && !streaming) {
                 const challenge = res.headers.get("www-authenticate") ?? "";
                 await res.body?.cancel();
                 if (/^bearer/i.test(challenge)) {
@@ -242,7 +264,7 @@ export class RegistryClient {
                 }
                 if (!this.opts.auth) throw new RegistryError(`registry ${this.registry} requires credentials (401 on ${method} ${pathAndQuery.split("?")[0]})`, 401);
             }
-            if (res.status >= 500 && attempt < 2 && method !== "POST") {
+            if (res.status >= 500 && attempt < 2 && method !== "POST" && !streaming) {
                 await res.body?.cancel();
                 await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
                 continue;

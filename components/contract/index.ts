@@ -1,0 +1,86 @@
+// The outputs contract (schemaVersion 1) and the typed reader other teams use
+// to consume a site's outputs through StackReference. Consumers import it by
+// package name:
+//
+//   import { SiteReference } from "@image-factory/components/contract";
+//   const site = new SiteReference("acme/image-factory/site-a");
+//   export const homepage = site.imageRef("homepage");   // <registry>/<repo>@sha256:…
+//
+// Fields may be added within a schemaVersion; renaming or removing one makes a new version.
+import * as pulumi from "@pulumi/pulumi";
+
+export const SCHEMA_VERSION = 1;
+
+export interface ImageOutput {
+    /** <registry>/<repository>@sha256:… — always by digest. */
+    ref: string;
+    digest: string;
+    /** The tags that point at `digest`: the version, latest, and the channel if any. */
+    tags: string[];
+    version: string;
+    /** The catalog image this one is built on, or null for a base image. */
+    parent: string | null;
+    /** sha256 of the image's rendered definition (with site customizations and parent). */
+    definitionHash: string;
+}
+
+export interface StackOutputsV1 {
+    schemaVersion: 1;
+    site: { name: string; role: string };
+    registry: { url: string };
+    images: Record<string, ImageOutput>;
+}
+
+export class ContractError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ContractError";
+    }
+}
+
+/** Validates a stack's outputs against contract v1 (pure; used by SiteReference). */
+export function checkContract(stack: string, outputs: Record<string, unknown>): StackOutputsV1 {
+    const v = outputs.schemaVersion;
+    if (v === undefined) throw new ContractError(`${stack} has no schemaVersion output: it is not an image-factory site stack (or it has never been deployed)`);
+    if (v !== SCHEMA_VERSION) {
+        throw new ContractError(
+            `${stack} publishes outputs schemaVersion ${JSON.stringify(v)}, but this reader understands ${SCHEMA_VERSION}; ` +
+                (typeof v === "number" && v > SCHEMA_VERSION ? "upgrade the reader (@image-factory/components/contract)" : "redeploy that stack with a current image-factory"),
+        );
+    }
+    for (const k of ["site", "registry", "images"]) {
+        if (typeof outputs[k] !== "object" || outputs[k] === null) throw new ContractError(`${stack}: output ${k} is missing or not an object (contract v${SCHEMA_VERSION})`);
+    }
+    return outputs as unknown as StackOutputsV1;
+}
+
+export class SiteReference {
+    readonly stack: pulumi.StackReference;
+    /** All outputs, checked against the contract. */
+    readonly outputs: pulumi.Output<StackOutputsV1>;
+
+    constructor(readonly name: string, opts?: pulumi.CustomResourceOptions) {
+        this.stack = new pulumi.StackReference(name, undefined, opts);
+        this.outputs = pulumi
+            .all([this.stack.requireOutput("schemaVersion"), this.stack.outputs])
+            .apply(([, all]) => checkContract(name, all as Record<string, unknown>));
+    }
+
+    /** One image's entry; an image the site does not publish is an error naming those it does. */
+    image(image: string): pulumi.Output<ImageOutput> {
+        return this.outputs.apply((o) => {
+            const img = o.images[image];
+            if (!img) throw new ContractError(`${this.name} publishes no image "${image}" (it has: ${Object.keys(o.images).sort().join(", ") || "none"})`);
+            return img;
+        });
+    }
+
+    /** <registry>/<repository>@sha256:… — always by digest. */
+    imageRef(image: string): pulumi.Output<string> {
+        return this.image(image).apply((i) => i.ref);
+    }
+
+    get registryUrl(): pulumi.Output<string> {
+        return this.outputs.apply((o) => o.registry.url);
+    }
+}

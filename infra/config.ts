@@ -151,7 +151,8 @@ class Checker {
         return v;
     }
     required<T>(key: string, v: T | undefined): T | undefined {
-        if (v === undefined) this.fail(key, "is required");
+        // A value that is there but wrong has been reported already.
+        if (v === undefined && !this.problems.some((p) => p.startsWith(`${NAMESPACE}:${key}: `))) this.fail(key, "is required");
         return v;
     }
     stringList(key: string, v: unknown, pattern?: RegExp, hint?: string): string[] | undefined {
@@ -245,6 +246,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
     const storage = c.string("builder.storage", b?.storage, /^\//, "must be an absolute path");
 
     const onAcp = role === "acp" || role === "hub";
+    const roleKnown = role !== undefined;
     const kubeconfig = raw.secrets.kubeconfig;
     const sshPrivateKey = raw.secrets.sshPrivateKey;
     let acp: AcpConfig | undefined;
@@ -255,7 +257,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         acp = parseAcpConfig(c, raw.values.acp ?? {}, role);
         if (acp?.registry.mode === "deployment" && !username) c.fail("registry.username", "is required with acp.registry.mode deployment (the registry Deployment serves with htpasswd credentials)");
         if (acp?.builderVm && !sshPrivateKey) c.fail("sshPrivateKey", "is required with acp.builderVm: composes log in to the builder VM with it (pulumi config set --secret sshPrivateKey < id_ed25519)");
-    } else {
+    } else if (roleKnown) {
         if (raw.values.acp !== undefined) c.fail("acp", `is only for roles acp and hub (this site's role is ${role})`);
         if (kubeconfig) c.fail("kubeconfig", `is only for roles acp and hub (this site's role is ${role})`);
     }
@@ -337,9 +339,8 @@ function parseAcpConfig(c: Checker, value: unknown, role: Role): AcpConfig | und
         if (serviceType === "NodePort" && !host) c.fail(`${k}.service.host`, "is required with service type NodePort: the address of a node composes reach");
         if (serviceType === "LoadBalancer" && host) c.fail(`${k}.service.host`, "is only for service type NodePort (a LoadBalancer has its own address)");
         const sshPublicKey = c.required(`${k}.sshPublicKey`, c.string(`${k}.sshPublicKey`, v.sshPublicKey, SSH_PUBLIC_KEY, "must be an OpenSSH public key line (ssh-ed25519 AAAA…)"));
-        builderVm = source && sshPublicKey ? {
+        const fields = {
             name: c.string(`${k}.name`, v.name, NAME, "must be a DNS label (a-z, 0-9, -)") ?? "image-factory-builder",
-            source,
             cpu: c.integer(`${k}.cpu`, v.cpu, 1, 128) ?? 4,
             memory: c.string(`${k}.memory`, v.memory, QUANTITY, 'must be a Kubernetes quantity such as "8Gi"') ?? "8Gi",
             disk: c.string(`${k}.disk`, v.disk, QUANTITY, 'must be a Kubernetes quantity such as "60Gi"') ?? "60Gi",
@@ -347,9 +348,10 @@ function parseAcpConfig(c: Checker, value: unknown, role: Role): AcpConfig | und
             packages: c.stringList(`${k}.packages`, v.packages, /^[A-Za-z0-9][A-Za-z0-9._+-]*$/, "must be a package name") ?? DEFAULT_BUILDER_PACKAGES,
             ephemeral: c.boolean(`${k}.ephemeral`, v.ephemeral) ?? false,
             sshUser: c.string(`${k}.sshUser`, v.sshUser, /^[a-z_][a-z0-9_-]{0,31}$/, "must be a user name") ?? "builder",
-            sshPublicKey,
-            service: serviceType === "NodePort" ? { type: "NodePort", host: host ?? "" } : { type: "LoadBalancer" },
-        } : undefined;
+        };
+        if (source && sshPublicKey) {
+            builderVm = { ...fields, source, sshPublicKey, service: serviceType === "NodePort" ? { type: "NodePort", host: host ?? "" } : { type: "LoadBalancer" } };
+        }
     }
 
     let pipeline: AcpConfig["pipeline"];
@@ -361,8 +363,7 @@ function parseAcpConfig(c: Checker, value: unknown, role: Role): AcpConfig | und
         const revision = c.string(`${k}.git.revision`, g.revision, /^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "must be a branch name") ?? "main";
         const t = c.object(`${k}.toolImages`, p.toolImages ?? {}, ["git", "buildah", "skopeo", "oc", "bootcImageBuilder"]) ?? {};
         const tool = (name: keyof ToolImages, dflt: string) => c.string(`${k}.toolImages.${name}`, t[name], IMAGE, "must be an image reference host/repository[:tag][@digest]") ?? dflt;
-        pipeline = gitUrl ? {
-            git: { url: gitUrl, revision },
+        const fields = {
             images: c.stringList(`${k}.images`, p.images, NAME, "must be an image name"),
             testMode: c.oneOf(`${k}.testMode`, p.testMode, TEST_MODES) ?? "pod",
             toolImages: {
@@ -373,7 +374,8 @@ function parseAcpConfig(c: Checker, value: unknown, role: Role): AcpConfig | und
                 bootcImageBuilder: tool("bootcImageBuilder", "quay.io/centos-bootc/bootc-image-builder:latest"),
             },
             workspaceSize: c.string(`${k}.workspaceSize`, p.workspaceSize, QUANTITY, 'must be a Kubernetes quantity such as "20Gi"') ?? "20Gi",
-        } : undefined;
+        };
+        if (gitUrl) pipeline = { git: { url: gitUrl, revision }, ...fields };
     }
 
     let vmTemplates: AcpConfig["vmTemplates"];

@@ -2,6 +2,7 @@
 // StackReference. Add fields freely; renaming or removing one is a new
 // schemaVersion. The README's "Outputs contract" section documents each field.
 import type * as pulumi from "@pulumi/pulumi";
+import type { VmTemplateOutput } from "../components/acp/vm-templates";
 import type { SiteConfig } from "./config";
 
 export const SCHEMA_VERSION = 1;
@@ -24,11 +25,14 @@ export interface StackOutputsV1 {
     site: { name: string; role: string };
     registry: { url: string };
     images: Record<string, ImageOutput>;
+    /** Roles acp and hub: the VM template of each released disk image, by image name. */
+    vmTemplates: Record<string, VmTemplateOutput>;
 }
 
 /** What infra/site.ts produces for the outputs. */
 export interface SiteResult {
     images: pulumi.Input<Record<string, pulumi.Input<ImageOutput>>>;
+    vmTemplates?: Record<string, VmTemplateOutput>;
 }
 
 export function stackOutputs(config: SiteConfig, site: SiteResult) {
@@ -37,5 +41,6 @@ export function stackOutputs(config: SiteConfig, site: SiteResult) {
         site: { name: config.site.name, role: config.site.role },
         registry: { url: config.registry.url },
         images: site.images,
+        vmTemplates: site.vmTemplates ?? {},
     };
 }

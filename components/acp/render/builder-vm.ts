@@ -32,6 +32,11 @@ export interface BuilderVmInput {
     sshPublicKey: string;
     /** Started once and not restarted after it powers off (when its composes are done). */
     ephemeral: boolean;
+    /**
+     * For an ephemeral builder: what it is made for (e.g. a hash of the pending composes).
+     * It is part of the VM's name, so new work gets a fresh VM and the spent one is deleted.
+     */
+    generation?: string;
     serviceType: "LoadBalancer" | "NodePort";
 }
 
@@ -54,7 +59,8 @@ export function renderCloudInit(input: Pick<BuilderVmInput, "sshUser" | "sshPubl
 export function renderBuilderVm(input: BuilderVmInput): BuilderVmObjects {
     const labels = siteLabels(input.site, "builder-vm");
     const selector = { "image-factory/builder": input.name };
-    const rootDv = `${input.name}-root`;
+    const vmName = input.ephemeral && input.generation ? `${input.name}-${input.generation.replace(/^sha256:/, "").slice(0, 10)}` : input.name;
+    const rootDv = `${vmName}-root`;
     const source = input.source;
     const dvSpec: Record<string, unknown> = {
         storage: {
@@ -70,7 +76,7 @@ export function renderBuilderVm(input: BuilderVmInput): BuilderVmObjects {
     const vm: KubeObject = {
         apiVersion: "kubevirt.io/v1",
         kind: "VirtualMachine",
-        metadata: { name: input.name, namespace: input.namespace, labels },
+        metadata: { name: vmName, namespace: input.namespace, labels },
         spec: {
             runStrategy: input.ephemeral ? "Once" : "Always",
             dataVolumeTemplates: [{ metadata: { name: rootDv, labels }, spec: dvSpec }],

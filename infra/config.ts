@@ -5,7 +5,7 @@
 // so that unit tests can feed it bad input directly. loadSiteConfig reads them
 // from the stack.
 import * as pulumi from "@pulumi/pulumi";
-import type { BootSource } from "../components/acp/render/builder-vm";
+import type { BootSource, BuilderVmInput } from "../components/acp/render/builder-vm";
 import { DEFAULT_BUILDER_PACKAGES } from "../components/acp/render/builder-vm";
 import { TEST_MODES, type TestMode, type ToolImages } from "../components/acp/render/pipeline";
 import { OPERATOR_NAMES, OPERATORS, type OperatorName } from "../components/acp/render/services";
@@ -61,17 +61,7 @@ export interface AcpConfig {
     registry: { mode: RegistryMode; image: string; htpasswdImage: string; storage: string; storageClass?: string };
     /** Disconnected site: pulls from these source registries go to the hub's mirror. */
     mirror?: { registry: string; sources: string[] };
-    builderVm?: {
-        name: string;
-        source: BootSource;
-        cpu: number;
-        memory: string;
-        disk: string;
-        storageClass?: string;
-        packages: string[];
-        ephemeral: boolean;
-        sshUser: string;
-        sshPublicKey: string;
+    builderVm?: Omit<BuilderVmInput, "site" | "namespace" | "serviceType" | "generation"> & {
         /** LoadBalancer, or NodePort with the address of a node composes reach. */
         service: { type: "LoadBalancer" } | { type: "NodePort"; host: string };
     };

@@ -119,6 +119,9 @@ export function catalogDigest(files: Array<{ path: string; content: string | Buf
     return `sha256:${createHash("sha256").update(lines.join("")).digest("hex")}`;
 }
 
+/** A step script: POSIX sh that stops at the first failing command or unset variable. */
+const sh = (...lines: string[]) => ["#!/bin/sh", "set -eu", ...lines].join("\n");
+
 /** The shell twin of catalogDigest, as the fetch task runs it (in the catalog folder). */
 export const CATALOG_DIGEST_SH = `find . -type f | LC_ALL=C sort | xargs -r sha256sum | sha256sum | cut -d' ' -f1`;
 
@@ -186,9 +189,7 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                     name: "clone",
                     image: input.toolImages.git,
                     env: env({ URL: "$(params.url)", REVISION: "$(params.revision)", CATALOG: "$(params.catalog-path)", RENDERED: "$(params.catalog-digest)", DEST: "$(workspaces.source.path)" }),
-                    script: [
-                        "#!/bin/sh",
-                        "set -eu",
+                    script: sh(
                         'cd "$DEST"',
                         'git init -q . && git remote add origin "$URL"',
                         'git fetch -q --depth 1 origin "$REVISION"',
@@ -201,7 +202,7 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                         '  echo "the catalog at $(git rev-parse --short HEAD) ($found) is not the one this Pipeline was rendered from ($RENDERED): nothing is built; run pulumi up for this site to render it"',
                         "  printf false > $(results.current.path)",
                         "fi",
-                    ].join("\n"),
+                    ),
                 },
             ],
         },
@@ -229,16 +230,14 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                     name: "lookup",
                     image: input.toolImages.skopeo,
                     env: [...authEnv, ...env({ IMAGE: "$(params.image)", HASH: "$(params.definition-hash)", CERT_DIR: "$(params.cert-dir)" })],
-                    script: [
-                        "#!/bin/sh",
-                        "set -eu",
+                    script: sh(
                         'ref="$IMAGE:build-${HASH#sha256:}"',
                         'if digest=$(skopeo inspect --cert-dir "$CERT_DIR" --format "{{.Digest}}" "docker://$ref" 2>/dev/null); then',
                         '  echo "$ref exists ($digest): unchanged, not rebuilt"',
                         '  printf %s "$digest" > $(results.digest.path)',
                         "  printf false > $(results.built.path)",
                         "fi",
-                    ].join("\n"),
+                    ),
                 },
                 {
                     name: "build-and-push",
@@ -255,9 +254,7 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                         }),
                     ],
                     securityContext: { privileged: true },
-                    script: [
-                        "#!/bin/sh",
-                        "set -eu",
+                    script: sh(
                         'if [ -s $(results.built.path) ]; then exit 0; fi',
                         'ref="$IMAGE:build-${HASH#sha256:}"',
                         'printf "%s" "$CONTAINERFILE" > /tmp/Containerfile',
@@ -267,7 +264,7 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                         'buildah --storage-driver vfs push --cert-dir "$CERT_DIR" --digestfile /tmp/digest "$ref" "docker://$ref"',
                         "cat /tmp/digest > $(results.digest.path)",
                         "printf true > $(results.built.path)",
-                    ].join("\n"),
+                    ),
                 },
             ],
         },
@@ -286,7 +283,7 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                     name: "test",
                     image: "$(params.image-ref)",
                     env: env({ TEST_SCRIPT: "$(params.test-script)" }),
-                    script: ["#!/bin/sh", "set -eu", "if command -v bootc >/dev/null; then bootc container lint; fi", 'if [ -n "$TEST_SCRIPT" ]; then sh -euc "$TEST_SCRIPT"; fi'].join("\n"),
+                    script: sh("if command -v bootc >/dev/null; then bootc container lint; fi", 'if [ -n "$TEST_SCRIPT" ]; then sh -euc "$TEST_SCRIPT"; fi'),
                 },
             ],
         },
@@ -315,12 +312,10 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                     securityContext: { privileged: true },
                     env: [...authEnv, ...env({ IMAGE: "$(params.image)", DIGEST: "$(params.digest)", CERT_DIR: "$(params.cert-dir)" })],
                     volumeMounts: [{ name: "work", mountPath: "/work" }],
-                    script: [
-                        "#!/bin/sh",
-                        "set -eu",
+                    script: sh(
                         'podman pull --cert-dir "$CERT_DIR" "$IMAGE@$DIGEST"',
                         'bootc-image-builder build --type qcow2 --rootfs xfs --output /work "$IMAGE@$DIGEST"',
-                    ].join("\n"),
+                    ),
                 },
                 {
                     name: "container-disk",
@@ -328,16 +323,14 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                     securityContext: { privileged: true },
                     env: [...authEnv, ...env({ IMAGE: "$(params.image)", HASH: "$(params.definition-hash)", CERT_DIR: "$(params.cert-dir)" })],
                     volumeMounts: [{ name: "work", mountPath: "/work" }],
-                    script: [
-                        "#!/bin/sh",
-                        "set -eu",
+                    script: sh(
                         // KubeVirt boots a container disk: one qcow2 under /disk, owned by qemu (107).
                         'ref="$IMAGE-disk:build-${HASH#sha256:}"',
                         "printf 'FROM scratch\\nADD --chown=107:107 qcow2/disk.qcow2 /disk/\\n' > /work/Containerfile",
                         'buildah --storage-driver vfs build --isolation chroot -f /work/Containerfile -t "$ref" /work',
                         'buildah --storage-driver vfs push --cert-dir "$CERT_DIR" --digestfile /work/disk-digest "$ref" "docker://$ref"',
                         'printf "%s@%s" "$IMAGE-disk" "$(cat /work/disk-digest)" > $(results.disk-ref.path)',
-                    ].join("\n"),
+                    ),
                 },
                 {
                     name: "boot-and-test",
@@ -346,12 +339,11 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                     onError: "continue",
                     env: env({ MEMORY: "$(params.memory)", TEST_SCRIPT: "$(params.test-script)", NAMESPACE: input.namespace, RUN: "$(context.taskRun.name)" }),
                     volumeMounts: [{ name: "work", mountPath: "/work" }],
-                    script: [
-                        "#!/bin/sh",
-                        "set -eu",
+                    script: sh(
                         "ssh-keygen -q -t ed25519 -N '' -f /work/id",
                         'disk=$(cat $(results.disk-ref.path))',
-                        'vmi="test-$RUN"',
+                        // The TaskRun's name may be 63 characters already: name the VMI by a hash of it.
+                        'vmi="test-$(printf %s "$RUN" | sha256sum | cut -c1-12)"',
                         "cat > /work/vmi.json <<EOF",
                         '{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance","metadata":{"name":"$vmi","namespace":"$NAMESPACE"},',
                         ' "spec":{"domain":{"memory":{"guest":"$MEMORY"},"devices":{"disks":[{"name":"root","disk":{"bus":"virtio"}},{"name":"cloudinit","disk":{"bus":"virtio"}}]}},',
@@ -365,18 +357,16 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                         "tries=0; until ssh_test true; do tries=$((tries + 1)); [ $tries -lt 60 ] || exit 1; sleep 10; done",
                         'ssh_test "sudo bootc status"',
                         'if [ -n "$TEST_SCRIPT" ]; then printf "%s" "$TEST_SCRIPT" | ssh_test "sudo sh -eu"; fi',
-                    ].join("\n"),
+                    ),
                 },
                 {
                     name: "cleanup",
                     image: input.toolImages.oc,
                     env: env({ NAMESPACE: input.namespace, RUN: "$(context.taskRun.name)" }),
-                    script: [
-                        "#!/bin/sh",
-                        "set -eu",
-                        'oc delete -n "$NAMESPACE" --ignore-not-found --wait=false "vmi/test-$RUN"',
+                    script: sh(
+                        'oc delete -n "$NAMESPACE" --ignore-not-found --wait=false "vmi/test-$(printf %s "$RUN" | sha256sum | cut -c1-12)"',
                         "exit $(cat $(steps.step-boot-and-test.exitCode.path))",
-                    ].join("\n"),
+                    ),
                 },
             ],
         },
@@ -396,14 +386,12 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                     image: input.toolImages.skopeo,
                     env: [...authEnv, ...env({ IMAGE: "$(params.image)", DIGEST: "$(params.digest)", CERT_DIR: "$(params.cert-dir)" })],
                     args: ["$(params.tags[*])"],
-                    script: [
-                        "#!/bin/sh",
-                        "set -eu",
+                    script: sh(
                         'for tag in "$@"; do',
                         // Same repository: only the manifest is written, the blobs are there.
                         '  skopeo copy --all --preserve-digests --src-cert-dir "$CERT_DIR" --dest-cert-dir "$CERT_DIR" "docker://$IMAGE@$DIGEST" "docker://$IMAGE:$tag"',
                         "done",
-                    ].join("\n"),
+                    ),
                 },
             ],
         },

@@ -147,6 +147,7 @@ export function deployAcp(config: SiteConfig, inputs: AcpInputs = {}, opts: pulu
                 serviceAccounts: SERVICE_ACCOUNTS,
                 toolImages: p.toolImages,
                 workspaceSize: p.workspaceSize,
+                webhookHost: p.webhookHost,
                 provider,
                 dependsOn: [services.subscriptions.pipelines, ...services.rbac, ...registry.secrets, ...(p.testMode === "vm" ? [services.hyperConverged] : [])],
             },

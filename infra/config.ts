@@ -72,6 +72,8 @@ export interface AcpConfig {
         testMode: TestMode;
         toolImages: ToolImages;
         workspaceSize: string;
+        /** Exposes the EventListener by a Route on this host, for git servers outside the cluster. */
+        webhookHost?: string;
     };
     vmTemplates?: {
         /** Which released disk images get a template. Default: all. */
@@ -246,6 +248,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         if (url && /:\d+$/.test(url)) c.fail("registry.url", `must be a host name without a port for role ${role} (the registry is served by an OpenShift Route), got ${JSON.stringify(url)}`);
         acp = parseAcpConfig(c, raw.values.acp ?? {}, role);
         if (acp?.registry.mode === "deployment" && !username) c.fail("registry.username", "is required with acp.registry.mode deployment (the registry Deployment serves with htpasswd credentials)");
+        else if (acp?.pipeline && !username) c.fail("registry.username", "is required with acp.pipeline (the in-cluster pipeline pushes with registry.username and registryPassword)");
         if (acp?.builderVm && !sshPrivateKey) c.fail("sshPrivateKey", "is required with acp.builderVm: composes log in to the builder VM with it (pulumi config set --secret sshPrivateKey < id_ed25519)");
     } else if (roleKnown) {
         if (raw.values.acp !== undefined) c.fail("acp", `is only for roles acp and hub (this site's role is ${role})`);
@@ -347,7 +350,7 @@ function parseAcpConfig(c: Checker, value: unknown, role: Role): AcpConfig | und
     let pipeline: AcpConfig["pipeline"];
     if (a.pipeline !== undefined) {
         const k = "acp.pipeline";
-        const p = c.object(k, a.pipeline, ["git", "images", "testMode", "toolImages", "workspaceSize"]) ?? {};
+        const p = c.object(k, a.pipeline, ["git", "images", "testMode", "toolImages", "workspaceSize", "webhookHost"]) ?? {};
         const g = c.object(`${k}.git`, c.required(`${k}.git`, p.git), ["url", "revision"]) ?? {};
         const gitUrl = c.required(`${k}.git.url`, c.string(`${k}.git.url`, g.url, GIT_URL, "must be an https://, ssh:// or git@ URL of the image definitions repository"));
         const revision = c.string(`${k}.git.revision`, g.revision, /^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "must be a branch name") ?? "main";
@@ -364,6 +367,7 @@ function parseAcpConfig(c: Checker, value: unknown, role: Role): AcpConfig | und
                 bootcImageBuilder: tool("bootcImageBuilder", "quay.io/centos-bootc/bootc-image-builder:latest"),
             },
             workspaceSize: c.string(`${k}.workspaceSize`, p.workspaceSize, QUANTITY, 'must be a Kubernetes quantity such as "20Gi"') ?? "20Gi",
+            webhookHost: c.string(`${k}.webhookHost`, p.webhookHost, HOST, "must be a host name"),
         };
         if (gitUrl) pipeline = { git: { url: gitUrl, revision }, ...fields };
     }

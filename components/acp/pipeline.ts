@@ -3,7 +3,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { declare } from "./kube";
-import { renderPipelineRun, renderTektonPipeline, type TektonPipelineInput } from "./render/pipeline";
+import { renderTektonPipeline, type TektonPipelineInput } from "./render/pipeline";
 
 export interface TektonPipelineArgs extends TektonPipelineInput {
     provider: k8s.Provider;
@@ -30,9 +30,10 @@ export class TektonPipeline extends pulumi.ComponentResource {
         const binding = declare(objs.trigger.binding, { ...base, dependsOn });
         const template = declare(objs.trigger.template, { ...base, dependsOn: [...dependsOn, this.pipeline] });
         this.listener = declare(objs.trigger.listener, { ...base, dependsOn: [...dependsOn, binding, template] });
-        // A new rendering gets a new run (its name carries the catalog digest). Runs are
+        if (objs.trigger.route) declare(objs.trigger.route, { ...base, dependsOn: [this.listener] });
+        // A new rendering gets a new run (its name carries the rendering's digest). Runs are
         // kept when superseded: they are the build history, which Tekton's pruner ages out.
-        this.run = declare(renderPipelineRun(input), { ...base, dependsOn: [...dependsOn, this.pipeline], retainOnDelete: true });
+        this.run = declare(objs.run, { ...base, dependsOn: [...dependsOn, this.pipeline], retainOnDelete: true });
         this.registerOutputs({ order: this.order });
     }
 }

@@ -117,6 +117,11 @@ describe("config errors name the key", () => {
         expect(problems(exampleStack("hub", { kubeconfig: "k", registryPassword: "p" }))).toEqual([
             "image-factory:sshPrivateKey: is required with acp.builderVm: composes log in to the builder VM with it (pulumi config set --secret sshPrivateKey < id_ed25519)",
         ]);
+        const noUser = exampleStack("site-a", { kubeconfig: "k" });
+        delete (noUser.values.registry as any).username;
+        expect(problems(noUser)).toEqual([
+            "image-factory:registry.username: is required with acp.pipeline (the in-cluster pipeline pushes with registry.username and registryPassword)",
+        ]);
         expect(problems(hubWith(["acp", "builderVm", "service"], { type: "NodePort" }))).toEqual([
             "image-factory:acp.builderVm.service.host: is required with service type NodePort: the address of a node composes reach",
         ]);

@@ -14,7 +14,6 @@ import {
     CATALOG_DIGEST_SH,
     catalogDigest,
     pipelineOrder,
-    renderPipelineRun,
     renderTektonPipeline,
     type TektonPipelineInput,
     UnknownImageError,
@@ -104,7 +103,8 @@ function everything(): KubeObject[] {
         const t = renderTektonPipeline(pipelineInput({ testMode }));
         objs.push(...t.tasks, t.pipeline, t.trigger.binding, t.trigger.template, t.trigger.listener);
     }
-    objs.push(renderPipelineRun(pipelineInput()));
+    const withHook = renderTektonPipeline(pipelineInput({ webhookHost: "hooks.hub.example.com" }));
+    objs.push(withHook.run, withHook.trigger.route!);
     for (const t of renderVmTemplates({ site: "hub", namespace: "image-factory", disks: DISKS, storage: "30Gi", registrySecret: "image-factory-registry-cdi", cpu: 2, memory: "4Gi" })) {
         objs.push(t.dataVolume, t.dataSource, t.template);
     }
@@ -311,10 +311,26 @@ describe("Tekton pipeline", () => {
         expect((listener.spec as any).serviceAccountName).toBe("image-factory-trigger");
     });
     it("the run `pulumi up` starts is named after the rendering, so once per rendering", () => {
-        const a = renderPipelineRun(pipelineInput());
-        expect(a.metadata.name).toBe(`image-factory-hub-${catalogDigest(CATALOG_FILES).slice(7, 19)}`);
-        const b = renderPipelineRun(pipelineInput({ catalog: { path: "images", digest: catalogDigest([...CATALOG_FILES, { path: "new.yaml", content: "x" }]) } }));
-        expect(b.metadata.name).not.toBe(a.metadata.name);
+        const a = renderTektonPipeline(pipelineInput()).run;
+        expect(a.metadata.name).toMatch(/^image-factory-hub-[a-f0-9]{12}$/);
+        expect(a.spec).toMatchObject({ pipelineRef: { name: "image-factory-hub" }, params: [{ name: "repo-url" }, { name: "revision", value: "main" }] });
+        expect(renderTektonPipeline(pipelineInput()).run.metadata.name).toBe(a.metadata.name);
+        // A changed definition, catalog or site setting is a new rendering.
+        const changed = [
+            pipelineInput({ images: CATALOG.map((i) => (i.name === "edge-db" ? { ...i, definitionHash: `sha256:${"c".repeat(64)}` } : i)) }),
+            pipelineInput({ catalog: { path: "images", digest: catalogDigest([...CATALOG_FILES, { path: "new.yaml", content: "x" }]) } }),
+            pipelineInput({ channel: "canary" }),
+        ];
+        for (const input of changed) expect(renderTektonPipeline(input).run.metadata.name).not.toBe(a.metadata.name);
+    });
+    it("exposes the EventListener by a Route only when a webhook host is configured", () => {
+        expect(t.trigger.route).toBeUndefined();
+        expect(renderTektonPipeline(pipelineInput({ webhookHost: "hooks.hub.example.com" })).trigger.route!.spec).toMatchObject({
+            host: "hooks.hub.example.com",
+            to: { kind: "Service", name: "el-image-factory-hub" },
+            port: { targetPort: "http-listener" },
+            tls: { termination: "edge" },
+        });
     });
 });
 

@@ -17,8 +17,8 @@
 //   sh). When it differs from the digest this Pipeline was rendered from, the
 //   definitions in git are newer than the rendering: the run builds nothing and
 //   says so, instead of building a stale definition. The `pulumi up` that renders
-//   them updates the Pipeline and starts a run for the new rendering
-//   (renderPipelineRun, named after the rendering's digest, so once per rendering).
+//   them updates the Pipeline and starts a run for the new rendering (`run`,
+//   named after the digest of the rendered Tasks and Pipeline, so once per rendering).
 // - Child images build after their parent is hosted; the parent's digest is
 //   passed as build argument PARENT_IMAGE (<registry>/<repo>@sha256:…). A
 //   Containerfile that names its parent by the parent's `build-<hash>` tag
@@ -80,12 +80,16 @@ export interface TektonPipelineInput {
     toolImages: ToolImages;
     /** Size of the per-run workspace volume (the checkout and VM disks). */
     workspaceSize: string;
+    /** The host name git servers send push webhooks to (a Route to the EventListener). None: in-cluster only. */
+    webhookHost?: string;
 }
 
 export interface TektonObjects {
     tasks: KubeObject[];
     pipeline: KubeObject;
-    trigger: { binding: KubeObject; template: KubeObject; listener: KubeObject };
+    trigger: { binding: KubeObject; template: KubeObject; listener: KubeObject; route?: KubeObject };
+    /** The run for this rendering: named after the digest of the Tasks and the Pipeline. */
+    run: KubeObject;
     /** The images the Pipeline runs, parents first. */
     order: string[];
 }
@@ -528,7 +532,24 @@ export function renderTektonPipeline(input: TektonPipelineInput): TektonObjects 
             ],
         },
     };
-    return { tasks, pipeline, trigger: { binding, template, listener }, order: images.map((i) => i.name) };
+    // Tekton names an EventListener's Service el-<name>, port http-listener.
+    const route: KubeObject | undefined = input.webhookHost
+        ? {
+              apiVersion: "route.openshift.io/v1",
+              kind: "Route",
+              metadata: { name: `el-${name}`, namespace: input.namespace, labels },
+              spec: {
+                  host: input.webhookHost,
+                  to: { kind: "Service", name: `el-${name}`, weight: 100 },
+                  port: { targetPort: "http-listener" },
+                  tls: { termination: "edge", insecureEdgeTerminationPolicy: "Redirect" },
+                  wildcardPolicy: "None",
+              },
+          }
+        : undefined;
+    const rendering = createHash("sha256").update(JSON.stringify([tasks, pipeline])).digest("hex");
+    const run = pipelineRunSpec(input, { name: `${name}-${rendering.slice(0, 12)}`, annotations: { "image-factory/rendering": `sha256:${rendering}` } }, input.git.revision);
+    return { tasks, pipeline, trigger: { binding, template, listener, route }, run, order: images.map((i) => i.name) };
 }
 
 function pipelineRunSpec(input: TektonPipelineInput, metadata: Record<string, unknown>, revision: string): KubeObject {
@@ -553,9 +574,4 @@ function pipelineRunSpec(input: TektonPipelineInput, metadata: Record<string, un
             ],
         },
     };
-}
-
-/** The run `pulumi up` starts for a new rendering: named after its catalog digest, so once per rendering. */
-export function renderPipelineRun(input: TektonPipelineInput): KubeObject {
-    return pipelineRunSpec(input, { name: `${pipelineName(input.site)}-${hexOf(input.catalog.digest).slice(0, 12)}` }, input.git.revision);
 }

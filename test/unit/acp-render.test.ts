@@ -161,6 +161,9 @@ describe("AcpServices objects", () => {
         });
         expect(s.operators.pipelines.subscription).toMatchObject({ metadata: { namespace: "openshift-operators" }, spec: { channel: "pipelines-1.18", installPlanApproval: "Manual" } });
         expect(s.operators.gitops.subscription.spec).toMatchObject({ name: "openshift-gitops-operator", channel: "latest" });
+        // `up` waits for the operator (and its CRDs) before the resources of its kinds.
+        expect(s.operators.gitops.subscription.metadata.annotations).toEqual({ "pulumi.com/waitFor": "jsonpath={.status.installedCSV}", "pulumi.com/timeoutSeconds": "1800" });
+        expect(s.hyperConverged.metadata.annotations!["pulumi.com/waitFor"]).toBe("condition=Available");
     });
     it("owns OperatorGroups only where it owns the namespace", () => {
         expect(s.operators.virtualization.operatorGroup?.spec).toEqual({ targetNamespaces: ["openshift-cnv"] });

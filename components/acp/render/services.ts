@@ -56,6 +56,9 @@ export const OPERATORS: Record<OperatorName, OperatorSpec> = {
 /** The ClusterRoles OpenShift Pipelines installs for EventListeners (Tekton Triggers). */
 export const TRIGGER_CLUSTER_ROLES = { namespaced: "tekton-triggers-eventlistener-roles", cluster: "tekton-triggers-eventlistener-clusterroles" };
 
+/** Pulumi's Kubernetes provider waits for this condition after creating the object (up to 30 minutes). */
+const AWAIT = (condition: string) => ({ "pulumi.com/waitFor": condition, "pulumi.com/timeoutSeconds": "1800" });
+
 export interface AcpServicesInput {
     site: string;
     /** The namespace of this program's workloads: pipelines, builder VMs, VM templates. */
@@ -98,7 +101,10 @@ export function renderAcpServices(input: AcpServicesInput): AcpServicesObjects {
         const subscription: KubeObject = {
             apiVersion: "operators.coreos.com/v1alpha1",
             kind: "Subscription",
-            metadata: { name: spec.package, namespace: spec.namespace, labels },
+            // `up` waits until OLM has installed the operator (and with it its CRDs), so the
+            // resources of those kinds that follow can be created. With Manual approval this
+            // is when an administrator approves the InstallPlan.
+            metadata: { name: spec.package, namespace: spec.namespace, labels, annotations: AWAIT("jsonpath={.status.installedCSV}") },
             spec: {
                 name: spec.package,
                 channel,
@@ -114,7 +120,8 @@ export function renderAcpServices(input: AcpServicesInput): AcpServicesObjects {
     const hyperConverged: KubeObject = {
         apiVersion: "hco.kubevirt.io/v1beta1",
         kind: "HyperConverged",
-        metadata: { name: "kubevirt-hyperconverged", namespace: OPERATORS.virtualization.namespace, labels },
+        // VMs and DataVolumes need KubeVirt and CDI up: wait until HCO reports them available.
+        metadata: { name: "kubevirt-hyperconverged", namespace: OPERATORS.virtualization.namespace, labels, annotations: AWAIT("condition=Available") },
         spec: {},
     };
 

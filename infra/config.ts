@@ -5,7 +5,11 @@
 // so that unit tests can feed it bad input directly. loadSiteConfig reads them
 // from the stack.
 import * as pulumi from "@pulumi/pulumi";
-import { isLoopback } from "../components/registry/client";
+import type { BootSource, BuilderVmInput } from "../components/acp/render/builder-vm";
+import { DEFAULT_BUILDER_PACKAGES } from "../components/acp/render/builder-vm";
+import { TEST_MODES, type TestMode, type ToolImages } from "../components/acp/render/pipeline";
+import { OPERATOR_NAMES, OPERATORS, type OperatorName } from "../components/acp/render/services";
+import { REGISTRY_MODES, type RegistryMode } from "../components/registry/render";
 
 export const NAMESPACE = "image-factory";
 export const ROLES = ["local", "acp", "hub"] as const;
@@ -47,6 +51,45 @@ export interface SiteConfig {
         /** Pulumi secret (config key image-factory:hubRegistryPassword). */
         password?: pulumi.Output<string>;
     };
+    /** The ACP's services (roles acp and hub only). */
+    acp?: AcpConfig;
+    /** Pulumi secret (image-factory:kubeconfig): the site cluster's kubeconfig. Required for roles acp and hub. */
+    kubeconfig?: pulumi.Output<string>;
+    /** Pulumi secret (image-factory:sshPrivateKey): the key composes log in to the builder VM with. */
+    sshPrivateKey?: pulumi.Output<string>;
+}
+
+export interface AcpConfig {
+    /** The namespace of this program's workloads on the cluster: pipelines, builder VMs, VM templates. */
+    namespace: string;
+    operators: Record<OperatorName, { channel: string; installPlanApproval: "Automatic" | "Manual" }>;
+    /** The OLM CatalogSource operators install from. */
+    catalogSource: { name: string; namespace: string };
+    registry: { mode: RegistryMode; image: string; htpasswdImage: string; storage: string; storageClass?: string };
+    /** Disconnected site: pulls from these source registries go to the hub's mirror. */
+    mirror?: { registry: string; sources: string[] };
+    builderVm?: Omit<BuilderVmInput, "site" | "namespace" | "serviceType" | "generation"> & {
+        /** LoadBalancer, or NodePort with the address of a node composes reach. */
+        service: { type: "LoadBalancer" } | { type: "NodePort"; host: string };
+    };
+    pipeline?: {
+        git: { url: string; revision: string };
+        /** Which catalog images the cluster builds (their ancestors come along). Default: all. */
+        images?: string[];
+        testMode: TestMode;
+        toolImages: ToolImages;
+        workspaceSize: string;
+        /** Exposes the EventListener by a Route on this host, for git servers outside the cluster. */
+        webhookHost?: string;
+    };
+    vmTemplates?: {
+        /** Which released disk images get a template. Default: all. */
+        images?: string[];
+        storage: string;
+        storageClass?: string;
+        cpu: number;
+        memory: string;
+    };
 }
 
 export interface Customization {
@@ -69,12 +112,17 @@ export interface RawConfig {
     secrets: Record<string, pulumi.Output<string> | undefined>;
 }
 
-const KNOWN_KEYS = ["site", "registry", "images", "builder", "hub"];
-const SECRET_KEYS = ["registryPassword", "hubRegistryPassword"];
+const KNOWN_KEYS = ["site", "registry", "images", "builder", "hub", "acp"];
+const SECRET_KEYS = ["registryPassword", "hubRegistryPassword", "kubeconfig", "sshPrivateKey"];
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOST_PORT = /^(localhost|[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:]+\])(:\d{1,5})?$/i;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+const IMAGE = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._\/-]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+=*( .*)?$/;
+const GIT_URL = /^(https:\/\/|ssh:\/\/|git@)[^\s]+$/;
+const HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i;
 
 /** A small checker that collects problems under a key path. */
 class Checker {
@@ -102,16 +150,9 @@ class Checker {
         return v;
     }
     required<T>(key: string, v: T | undefined): T | undefined {
-        if (v === undefined) this.fail(key, "is required");
+        // A value that is there but wrong has been reported already.
+        if (v === undefined && !this.problems.some((p) => p.startsWith(`${NAMESPACE}:${key}: `))) this.fail(key, "is required");
         return v;
-    }
-    /** A required string: "is required" when absent, the pattern's hint when malformed (never both). */
-    requiredString(key: string, v: unknown, pattern?: RegExp, hint?: string): string | undefined {
-        if (v === undefined) {
-            this.fail(key, "is required");
-            return undefined;
-        }
-        return this.string(key, v, pattern, hint);
     }
     stringList(key: string, v: unknown, pattern?: RegExp, hint?: string): string[] | undefined {
         if (v === undefined) return undefined;
@@ -120,6 +161,25 @@ class Checker {
             return undefined;
         }
         return v.map((item, i) => this.string(`${key}[${i}]`, item, pattern, hint) ?? "");
+    }
+    integer(key: string, v: unknown, min: number, max: number): number | undefined {
+        if (v === undefined) return undefined;
+        if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+            this.fail(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+            return undefined;
+        }
+        return v;
+    }
+    boolean(key: string, v: unknown): boolean | undefined {
+        if (v === undefined) return undefined;
+        if (typeof v !== "boolean") {
+            this.fail(key, `must be true or false, got ${JSON.stringify(v)}`);
+            return undefined;
+        }
+        return v;
+    }
+    oneOf<T extends string>(key: string, v: unknown, values: readonly T[]): T | undefined {
+        return this.string(key, v, new RegExp(`^(${values.join("|")})$`), `must be one of ${values.map((x) => `"${x}"`).join(", ")}`) as T | undefined;
     }
     stringMap(key: string, v: unknown, valuePattern?: RegExp, hint?: string): Record<string, string> {
         const o = this.object(key, v, Object.keys((v as object) ?? {}));
@@ -139,18 +199,15 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
     }
 
     const site = c.object("site", c.required("site", raw.values.site), ["name", "role"]);
-    const siteName = site && c.requiredString("site.name", site.name, NAME, "must be a DNS label (a-z, 0-9, -)");
-    const role = site && (c.requiredString("site.role", site.role, new RegExp(`^(${ROLES.join("|")})$`), `must be one of ${ROLES.join(", ")}`) as Role);
+    const siteName = c.required("site.name", c.string("site.name", site?.name, NAME, "must be a DNS label (a-z, 0-9, -)"));
+    const role = c.required("site.role", c.string("site.role", site?.role, new RegExp(`^(${ROLES.join("|")})$`), `must be one of ${ROLES.join(", ")}`)) as Role;
 
     const reg = c.object("registry", c.required("registry", raw.values.registry), ["url", "namespace", "username"]);
-    const url = reg && c.requiredString("registry.url", reg.url, HOST_PORT, "must be host[:port] without a scheme");
+    const url = c.required("registry.url", c.string("registry.url", reg?.url, HOST_PORT, "must be host[:port] without a scheme"));
     const namespace = c.string("registry.namespace", reg?.namespace, /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, "must be a repository path") ?? siteName;
     const username = c.string("registry.username", reg?.username);
     const password = raw.secrets.registryPassword;
     if (username && !password) c.fail("registryPassword", "is required when registry.username is set (pulumi config set --secret registryPassword ...)");
-    if (url && !isLoopback(url) && role === "local") {
-        // Allowed, but a local site normally hosts on loopback; nothing to report.
-    }
 
     const img = c.object("images", raw.values.images ?? {}, ["catalog", "select", "channel", "pins", "customizations"]);
     const catalog = c.string("images.catalog", img?.catalog, /^[^/].*$/, "must be a folder relative to the project root") ?? "images";
@@ -185,8 +242,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
     const storage = c.string("builder.storage", b?.storage, /^\//, "must be an absolute path");
 
     const hubObj = c.object("hub", raw.values.hub, ["stack", "username"]);
-    const hubStack = c.string("hub.stack", hubObj?.stack, /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be organization/project/stack");
-    if (hubObj && hubObj.stack === undefined) c.fail("hub.stack", "is required (organization/project/stack of the hub)");
+    const hubStack = hubObj && c.required("hub.stack", c.string("hub.stack", hubObj.stack, /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be organization/project/stack"));
     const hubUser = c.string("hub.username", hubObj?.username);
     if (hubUser && !raw.secrets.hubRegistryPassword) c.fail("hubRegistryPassword", "is required when hub.username is set (pulumi config set --secret hubRegistryPassword ...)");
     if (hubObj) {
@@ -194,16 +250,158 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         if (Object.keys(pins).length) c.fail("images.pins", "a site that mirrors a hub releases the hub's tags; pin on the hub");
         if (Object.keys(customizations).length) c.fail("images.customizations", "a site that mirrors a hub hosts the hub's images as built; customize on the hub");
         if (channel) c.fail("images.channel", "a site that mirrors a hub copies the hub's tags; set the channel on the hub");
+        if (role === "hub") c.fail("hub", "a hub does not mirror another hub");
+    }
+
+    const onAcp = role === "acp" || role === "hub";
+    const roleKnown = role !== undefined;
+    const kubeconfig = raw.secrets.kubeconfig;
+    const sshPrivateKey = raw.secrets.sshPrivateKey;
+    let acp: AcpConfig | undefined;
+    if (onAcp) {
+        if (!kubeconfig) c.fail("kubeconfig", `is required for role ${role}: the site cluster's kubeconfig (pulumi config set --secret kubeconfig < kubeconfig.yaml)`);
+        // The registry is served through a Route on port 443.
+        if (url && /:\d+$/.test(url)) c.fail("registry.url", `must be a host name without a port for role ${role} (the registry is served by an OpenShift Route), got ${JSON.stringify(url)}`);
+        acp = parseAcpConfig(c, raw.values.acp ?? {}, role);
+        if (acp?.registry.mode === "deployment" && !username) c.fail("registry.username", "is required with acp.registry.mode deployment (the registry Deployment serves with htpasswd credentials)");
+        else if (acp?.pipeline && !username) c.fail("registry.username", "is required with acp.pipeline (the in-cluster pipeline pushes with registry.username and registryPassword)");
+        if (acp?.builderVm && !sshPrivateKey) c.fail("sshPrivateKey", "is required with acp.builderVm: composes log in to the builder VM with it (pulumi config set --secret sshPrivateKey < id_ed25519)");
+    } else if (roleKnown) {
+        if (raw.values.acp !== undefined) c.fail("acp", `is only for roles acp and hub (this site's role is ${role})`);
+        if (kubeconfig) c.fail("kubeconfig", `is only for roles acp and hub (this site's role is ${role})`);
     }
 
     if (c.problems.length) throw new ConfigError(c.problems);
     return {
-        site: { name: siteName!, role: role! },
+        site: { name: siteName!, role },
         registry: { url: url!, namespace: namespace!, username, password },
         images: { catalog, select, channel, pins, customizations },
         builder: { kind: kind as "local", storage },
         hub: hubStack ? { stack: hubStack, username: hubUser, password: raw.secrets.hubRegistryPassword } : undefined,
+        ...(onAcp ? { acp, kubeconfig, sshPrivateKey } : {}),
     };
+}
+
+/** The `acp` section, with its defaults. */
+function parseAcpConfig(c: Checker, value: unknown, role: Role): AcpConfig | undefined {
+    const a = c.object("acp", value, ["namespace", "operators", "registry", "mirror", "builderVm", "pipeline", "vmTemplates"]);
+    if (!a) return undefined;
+    const namespace = c.string("acp.namespace", a.namespace, NAME, "must be a DNS label (a-z, 0-9, -)") ?? "image-factory";
+
+    const o = c.object("acp.operators", a.operators ?? {}, [...OPERATOR_NAMES, "source", "sourceNamespace", "installPlanApproval"]) ?? {};
+    const approval = c.oneOf("acp.operators.installPlanApproval", o.installPlanApproval, ["Automatic", "Manual"] as const) ?? "Automatic";
+    const operators = {} as AcpConfig["operators"];
+    for (const name of OPERATOR_NAMES) {
+        const spec = OPERATORS[name];
+        const op = c.object(`acp.operators.${name}`, o[name] ?? {}, ["channel", "installPlanApproval"]) ?? {};
+        operators[name] = {
+            channel: c.string(`acp.operators.${name}.channel`, op.channel, spec.channels, `must be ${spec.channelHint} (a channel of ${spec.package})`) ?? spec.defaultChannel,
+            installPlanApproval: c.oneOf(`acp.operators.${name}.installPlanApproval`, op.installPlanApproval, ["Automatic", "Manual"] as const) ?? approval,
+        };
+    }
+    const catalogSource = {
+        name: c.string("acp.operators.source", o.source, NAME, "must be the name of a CatalogSource") ?? "redhat-operators",
+        namespace: c.string("acp.operators.sourceNamespace", o.sourceNamespace, NAME, "must be a namespace name") ?? "openshift-marketplace",
+    };
+
+    const r = c.object("acp.registry", a.registry ?? {}, ["mode", "image", "htpasswdImage", "storage", "storageClass"]) ?? {};
+    const registry = {
+        mode: c.oneOf("acp.registry.mode", r.mode, REGISTRY_MODES) ?? "internal",
+        image: c.string("acp.registry.image", r.image, IMAGE, "must be an image reference host/repository[:tag][@digest]") ?? "docker.io/library/registry:2.8.3",
+        htpasswdImage: c.string("acp.registry.htpasswdImage", r.htpasswdImage, IMAGE, "must be an image reference host/repository[:tag][@digest]") ?? "docker.io/library/httpd:2.4-alpine",
+        storage: c.string("acp.registry.storage", r.storage, QUANTITY, 'must be a Kubernetes quantity such as "100Gi"') ?? "100Gi",
+        storageClass: c.string("acp.registry.storageClass", r.storageClass, NAME, "must be a StorageClass name"),
+    };
+
+    let mirror: AcpConfig["mirror"];
+    if (a.mirror !== undefined) {
+        const m = c.object("acp.mirror", a.mirror, ["registry", "sources"]) ?? {};
+        if (role === "hub") c.fail("acp.mirror", "is for disconnected sites (role acp): a hub is the mirror");
+        const mreg = c.required("acp.mirror.registry", c.string("acp.mirror.registry", m.registry, HOST_PORT, "must be the hub registry's host[:port]"));
+        const sources = c.required("acp.mirror.sources", c.stringList("acp.mirror.sources", m.sources, /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, "must be a registry host or repository path"));
+        if (sources && !sources.length) c.fail("acp.mirror.sources", "must name at least one source registry");
+        mirror = mreg && sources ? { registry: mreg, sources } : undefined;
+    }
+
+    let builderVm: AcpConfig["builderVm"];
+    if (a.builderVm !== undefined) {
+        const k = "acp.builderVm";
+        const v = c.object(k, a.builderVm, ["name", "source", "cpu", "memory", "disk", "storageClass", "packages", "ephemeral", "sshUser", "sshPublicKey", "service"]) ?? {};
+        const src = c.object(`${k}.source`, c.required(`${k}.source`, v.source), ["registry", "http", "dataSource"]);
+        let source: BootSource | undefined;
+        if (src) {
+            const kinds = Object.keys(src);
+            if (kinds.length !== 1) c.fail(`${k}.source`, `must have exactly one of registry, http, dataSource, got ${JSON.stringify(kinds)}`);
+            else if (kinds[0] === "registry") {
+                const u = c.string(`${k}.source.registry`, src.registry, /^docker:\/\/\S+$/, 'must be "docker://<image>" (a container disk)');
+                source = u ? { registry: u } : undefined;
+            } else if (kinds[0] === "http") {
+                const u = c.string(`${k}.source.http`, src.http, /^https?:\/\/\S+$/, "must be an http(s) URL of a qcow2 or raw image");
+                source = u ? { http: u } : undefined;
+            } else {
+                const ds = c.string(`${k}.source.dataSource`, src.dataSource, /^[a-z0-9-]+\/[a-z0-9.-]+$/, 'must be "<namespace>/<name>" of a CDI DataSource');
+                source = ds ? { dataSource: { namespace: ds.split("/")[0], name: ds.split("/")[1] } } : undefined;
+            }
+        }
+        const svc = c.object(`${k}.service`, v.service ?? {}, ["type", "host"]) ?? {};
+        const serviceType = c.oneOf(`${k}.service.type`, svc.type, ["LoadBalancer", "NodePort"] as const) ?? "LoadBalancer";
+        const host = c.string(`${k}.service.host`, svc.host, HOST, "must be a host name or address");
+        if (serviceType === "NodePort" && !host) c.fail(`${k}.service.host`, "is required with service type NodePort: the address of a node composes reach");
+        if (serviceType === "LoadBalancer" && host) c.fail(`${k}.service.host`, "is only for service type NodePort (a LoadBalancer has its own address)");
+        const sshPublicKey = c.required(`${k}.sshPublicKey`, c.string(`${k}.sshPublicKey`, v.sshPublicKey, SSH_PUBLIC_KEY, "must be an OpenSSH public key line (ssh-ed25519 AAAA…)"));
+        const fields = {
+            name: c.string(`${k}.name`, v.name, NAME, "must be a DNS label (a-z, 0-9, -)") ?? "image-factory-builder",
+            cpu: c.integer(`${k}.cpu`, v.cpu, 1, 128) ?? 4,
+            memory: c.string(`${k}.memory`, v.memory, QUANTITY, 'must be a Kubernetes quantity such as "8Gi"') ?? "8Gi",
+            disk: c.string(`${k}.disk`, v.disk, QUANTITY, 'must be a Kubernetes quantity such as "60Gi"') ?? "60Gi",
+            storageClass: c.string(`${k}.storageClass`, v.storageClass, NAME, "must be a StorageClass name"),
+            packages: c.stringList(`${k}.packages`, v.packages, /^[A-Za-z0-9][A-Za-z0-9._+-]*$/, "must be a package name") ?? DEFAULT_BUILDER_PACKAGES,
+            ephemeral: c.boolean(`${k}.ephemeral`, v.ephemeral) ?? false,
+            sshUser: c.string(`${k}.sshUser`, v.sshUser, /^[a-z_][a-z0-9_-]{0,31}$/, "must be a user name") ?? "builder",
+        };
+        if (source && sshPublicKey) {
+            builderVm = { ...fields, source, sshPublicKey, service: serviceType === "NodePort" ? { type: "NodePort", host: host ?? "" } : { type: "LoadBalancer" } };
+        }
+    }
+
+    let pipeline: AcpConfig["pipeline"];
+    if (a.pipeline !== undefined) {
+        const k = "acp.pipeline";
+        const p = c.object(k, a.pipeline, ["git", "images", "testMode", "toolImages", "workspaceSize", "webhookHost"]) ?? {};
+        const g = c.object(`${k}.git`, c.required(`${k}.git`, p.git), ["url", "revision"]) ?? {};
+        const gitUrl = c.required(`${k}.git.url`, c.string(`${k}.git.url`, g.url, GIT_URL, "must be an https://, ssh:// or git@ URL of the image definitions repository"));
+        const revision = c.string(`${k}.git.revision`, g.revision, /^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "must be a branch name") ?? "main";
+        const t = c.object(`${k}.toolImages`, p.toolImages ?? {}, ["git", "buildah", "skopeo", "oc", "bootcImageBuilder"]) ?? {};
+        const tool = (name: keyof ToolImages, dflt: string) => c.string(`${k}.toolImages.${name}`, t[name], IMAGE, "must be an image reference host/repository[:tag][@digest]") ?? dflt;
+        const fields = {
+            images: c.stringList(`${k}.images`, p.images, NAME, "must be an image name"),
+            testMode: c.oneOf(`${k}.testMode`, p.testMode, TEST_MODES) ?? "pod",
+            toolImages: {
+                git: tool("git", "docker.io/alpine/git:2.47.2"),
+                buildah: tool("buildah", "quay.io/buildah/stable:v1.38"),
+                skopeo: tool("skopeo", "quay.io/skopeo/stable:v1.17"),
+                oc: tool("oc", "quay.io/openshift/origin-cli:4.17"),
+                bootcImageBuilder: tool("bootcImageBuilder", "quay.io/centos-bootc/bootc-image-builder:latest"),
+            },
+            workspaceSize: c.string(`${k}.workspaceSize`, p.workspaceSize, QUANTITY, 'must be a Kubernetes quantity such as "20Gi"') ?? "20Gi",
+            webhookHost: c.string(`${k}.webhookHost`, p.webhookHost, HOST, "must be a host name"),
+        };
+        if (gitUrl) pipeline = { git: { url: gitUrl, revision }, ...fields };
+    }
+
+    let vmTemplates: AcpConfig["vmTemplates"];
+    if (a.vmTemplates !== undefined) {
+        const k = "acp.vmTemplates";
+        const t = c.object(k, a.vmTemplates, ["images", "storage", "storageClass", "cpu", "memory"]) ?? {};
+        vmTemplates = {
+            images: c.stringList(`${k}.images`, t.images, NAME, "must be an image name"),
+            storage: c.string(`${k}.storage`, t.storage, QUANTITY, 'must be a Kubernetes quantity such as "30Gi"') ?? "30Gi",
+            storageClass: c.string(`${k}.storageClass`, t.storageClass, NAME, "must be a StorageClass name"),
+            cpu: c.integer(`${k}.cpu`, t.cpu, 1, 128) ?? 2,
+            memory: c.string(`${k}.memory`, t.memory, QUANTITY, 'must be a Kubernetes quantity such as "4Gi"') ?? "4Gi",
+        };
+    }
+    return { namespace, operators, catalogSource, registry, mirror, builderVm, pipeline, vmTemplates };
 }
 
 /** Reads and validates the stack's configuration. */

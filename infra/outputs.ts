@@ -3,12 +3,14 @@
 // renaming or removing one is a new schemaVersion. The README's "Outputs
 // contract" section documents each field.
 import type * as pulumi from "@pulumi/pulumi";
+import type { VmTemplateOutput } from "../components/acp/vm-templates";
 import { type ImageOutput, SCHEMA_VERSION } from "../components/contract";
 import type { SiteConfig } from "./config";
 
 /** What infra/site.ts produces for the outputs. */
 export interface SiteResult {
     images: pulumi.Input<Record<string, pulumi.Input<ImageOutput>>>;
+    vmTemplates?: Record<string, VmTemplateOutput>;
 }
 
 export function stackOutputs(config: SiteConfig, site: SiteResult) {
@@ -17,5 +19,6 @@ export function stackOutputs(config: SiteConfig, site: SiteResult) {
         site: { name: config.site.name, role: config.site.role },
         registry: { url: config.registry.url },
         images: site.images,
+        vmTemplates: site.vmTemplates ?? {},
     };
 }

@@ -1,14 +1,17 @@
 // Composes the site's components for its role. Data flows one way:
 // config → components → outputs; nothing in components/ imports infra/.
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { defaultCacheDir } from "../components/images/buildah";
 import { loadCatalog, selectImages } from "../components/images/catalog";
-import { resolveImages } from "../components/images/definition";
+import { type ResolvedImage, resolveImages } from "../components/images/definition";
+import { renderTestScript } from "../components/images/render/test-script";
+import type { PipelineImage } from "../components/acp/render/pipeline";
 import { ImagePipeline } from "../components/images/pipeline";
 import { parseRef, type RegistryAuth } from "../components/registry/client";
 import { RegistryMirror } from "../components/registry/mirror";
+import { deployAcp } from "./acp";
 import type { SiteConfig } from "./config";
 import type { SiteResult } from "./outputs";
 import { type ImageOutput, SiteReference } from "../components/contract";
@@ -34,22 +37,53 @@ export function deploySite(config: SiteConfig): SiteResult {
     const catalog = loadCatalog(path.resolve(root, config.images.catalog));
     const names = selectImages(catalog, config.images.select, "image-factory:images.select");
     const auth = credentials(config.registry.username, config.registry.password);
-    if (config.hub) return { images: mirrorHub(config, names, auth) };
+    const resolved = config.hub ? undefined : resolveImages(catalog, names, config.images.customizations);
 
-    const resolved = resolveImages(catalog, names, config.images.customizations);
-    const cacheDir = defaultCacheDir();
+    // Roles acp and hub: the ACP's own services, registry, builder VM, in-cluster
+    // pipeline (rendered from the same catalog and hashes) and VM templates.
+    // deployAcp validates its catalog-dependent keys before it registers anything.
+    const acp =
+        config.site.role === "local"
+            ? undefined
+            : deployAcp(config, { catalog: resolved && { images: pipelineImages(resolved), files: catalogFiles(catalog.dir) } });
 
-    const pipeline = new ImagePipeline("images", {
-        images: resolved,
-        registry: config.registry.url,
-        namespace: config.registry.namespace,
-        auth,
-        channel: config.images.channel,
-        pins: config.images.pins,
-        storage: config.builder.storage ?? path.join(cacheDir, "containers"),
-        cacheDir,
-    });
-    return { images: pipeline.released };
+    const images = config.hub
+        ? mirrorHub(config, names, auth)
+        : new ImagePipeline("images", {
+              images: resolved!,
+              registry: config.registry.url,
+              namespace: config.registry.namespace,
+              auth,
+              channel: config.images.channel,
+              pins: config.images.pins,
+              storage: config.builder.storage ?? path.join(defaultCacheDir(), "containers"),
+              cacheDir: defaultCacheDir(),
+          }).released;
+    return { images, vmTemplates: acp?.vmTemplates };
+}
+
+/** The catalog as the in-cluster pipeline needs it: each image's Containerfile, hash and tests. */
+function pipelineImages(resolved: Map<string, ResolvedImage>): PipelineImage[] {
+    return [...resolved.values()].map((r) => ({
+        name: r.def.name,
+        version: r.def.version,
+        parent: r.parent,
+        definitionHash: r.definitionHash,
+        containerfile: r.containerfile,
+        tests: r.def.tests,
+        testScript: renderTestScript(r.def.tests),
+    }));
+}
+
+/** Every file of the catalog folder, which the in-cluster pipeline compares its git checkout against. */
+function catalogFiles(dir: string): Array<{ path: string; content: Buffer }> {
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => {
+            const full = path.join(e.parentPath, e.name);
+            return { path: path.relative(dir, full), content: readFileSync(full) };
+        })
+        .sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /**

@@ -8,6 +8,7 @@
 //
 // Fields may be added within a schemaVersion; renaming or removing one makes a new version.
 import * as pulumi from "@pulumi/pulumi";
+import type { VmTemplateOutput } from "../acp/vm-templates";
 
 export const SCHEMA_VERSION = 1;
 
@@ -29,6 +30,8 @@ export interface StackOutputsV1 {
     site: { name: string; role: string };
     registry: { url: string };
     images: Record<string, ImageOutput>;
+    /** Roles acp and hub: the VM template of each released disk image, by image name. */
+    vmTemplates: Record<string, VmTemplateOutput>;
 }
 
 export class ContractError extends Error {

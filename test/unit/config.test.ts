@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseSiteConfig, type RawConfig } from "../../infra/config";
 
-const base = { site: { name: "site-a", role: "acp" }, registry: { url: "registry.site-a.example.com" } };
+const base = { site: { name: "site-a", role: "local" }, registry: { url: "registry.site-a.example.com" } };
 const parse = (values: Record<string, unknown>, secrets: RawConfig["secrets"] = {}) => parseSiteConfig({ values, secrets });
 const problems = (values: Record<string, unknown>, secrets: RawConfig["secrets"] = {}): string[] => {
     try {
@@ -26,7 +26,7 @@ describe("stack configuration", () => {
     it.each([
         ["a missing site", { registry: base.registry }, "image-factory:site: is required"],
         ["an unknown role", { ...base, site: { name: "a", role: "edge" } }, 'image-factory:site.role: must be one of local, acp, hub, got "edge"'],
-        ["a site name that is not a DNS label", { ...base, site: { name: "Site A", role: "acp" } }, 'image-factory:site.name: must be a DNS label (a-z, 0-9, -), got "Site A"'],
+        ["a site name that is not a DNS label", { ...base, site: { name: "Site A", role: "local" } }, 'image-factory:site.name: must be a DNS label (a-z, 0-9, -), got "Site A"'],
         ["a registry URL with a scheme", { ...base, registry: { url: "https://r.example.com" } }, 'image-factory:registry.url: must be host[:port] without a scheme, got "https://r.example.com"'],
         ["an unknown top-level key", { ...base, registy: {} }, "image-factory:registy: unknown key"],
         ["an unknown nested key", { ...base, images: { chanel: "stable" } }, "image-factory:images.chanel: unknown key"],

@@ -1,10 +1,13 @@
 // Renderers are pure; their output is kept as readable snapshot files.
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { type FileSpec, loadCatalog } from "../../components/images/catalog";
 import { fileBytes, resolveImages } from "../../components/images/definition";
 import { renderBlueprint } from "../../components/images/render/blueprint";
 import { renderKiwiRecipe } from "../../components/images/render/kiwi";
+import { renderTestScript } from "../../components/images/render/test-script";
 
 const ROOT = path.resolve(__dirname, "../..");
 const catalog = loadCatalog(path.join(ROOT, "images"));
@@ -66,5 +69,37 @@ describe("kiwi-ng recipe (image management service)", () => {
             "root/var/www/html/index.html",
         ]);
         expect(recipe.get("config.xml")!.toString()).toMatch(/<repository type="apt-deb" alias="debian" distribution="bookworm"/);
+    });
+});
+
+describe("test script (for the in-cluster pipeline)", () => {
+    it("homepage and database", async () => {
+        for (const name of ["base", "database"]) {
+            await expect(renderTestScript(resolved.get(name)!.def.tests)).toMatchFileSnapshot(snap(`${name}.tests.sh`));
+        }
+    });
+
+    it("is valid POSIX sh, and runs: passes what holds, fails what does not, quoting every value", async () => {
+        const { run } = await import("../../components/exec");
+        const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "if-ts-")), "present");
+        await fs.writeFile(file, "x", { mode: 0o644 });
+        await fs.chmod(file, 0o644);
+        const script = renderTestScript([
+            { name: "true", kind: "command", run: ["true"], exitCode: 0 },
+            { name: "quoted $(reboot)", kind: "command", run: ["echo", "it's $(not) run"], exitCode: 0, stdoutContains: "$(not)" },
+            { name: "wrong exit", kind: "command", run: ["false"], exitCode: 0 },
+            { name: "a file", kind: "file", path: file, mode: "0644", contains: "x" },
+            { name: "missing", kind: "file", path: "/nope/x" },
+        ]);
+        await run("sh", ["-n", "-c", script]);
+        const r = await run("sh", ["-c", script], { okCodes: [0, 1] });
+        expect(r.exitCode).toBe(1);
+        expect(r.stdout.split("\n").filter(Boolean)).toEqual([
+            "ok - true",
+            "ok - quoted $(reboot)",
+            "not ok - wrong exit: exit 1, expected 0: ",
+            "ok - a file",
+            "not ok - missing: not a file",
+        ]);
     });
 });

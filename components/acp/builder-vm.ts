@@ -1,0 +1,83 @@
+// BuilderVm: where composes run on the ACP (see render/builder-vm.ts). Composes
+// reach it with `connection` (command.remote), after `ready` (cloud-init done).
+// An ephemeral builder runs once: `release(after)` powers it off when the
+// composes are done, and KubeVirt does not start it again.
+import * as command from "@pulumi/command";
+import type * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { declare } from "./kube";
+import { type BuilderVmInput, renderBuilderVm } from "./render/builder-vm";
+
+export interface BuilderVmArgs extends BuilderVmInput {
+    provider: k8s.Provider;
+    /** The private key matching sshPublicKey: a Pulumi secret. */
+    sshPrivateKey: pulumi.Input<string>;
+    /** With a NodePort Service: the address of a node composes reach. */
+    nodeHost?: string;
+    /** What must exist first (the HyperConverged resource, the namespace). */
+    dependsOn?: pulumi.Resource[];
+}
+
+export class BuilderVm extends pulumi.ComponentResource {
+    readonly vm: pulumi.CustomResource;
+    readonly service: k8s.core.v1.Service;
+    /** How composes reach the builder; the private key inside is secret. */
+    readonly connection: pulumi.Output<command.types.input.remote.ConnectionArgs>;
+    /** Done when cloud-init has finished (the packages are installed): composes depend on it. */
+    readonly ready: command.remote.Command;
+    private readonly ephemeral: boolean;
+    private readonly builderName: string;
+
+    constructor(name: string, args: BuilderVmArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("image-factory:acp:BuilderVm", name, {}, opts);
+        const { provider, sshPrivateKey, nodeHost, dependsOn = [], ...input } = args;
+        if (input.serviceType === "NodePort" && !nodeHost) throw new Error(`BuilderVm ${name}: a NodePort service needs nodeHost, the address of a node composes reach`);
+        const base = { parent: this, provider };
+        const objs = renderBuilderVm(input);
+        this.ephemeral = input.ephemeral;
+        this.builderName = name;
+        this.vm = declare(objs.vm, { ...base, dependsOn });
+        this.service = declare(objs.service, { ...base, dependsOn }) as k8s.core.v1.Service;
+
+        const ingress = this.service.status.apply((s) => s?.loadBalancer?.ingress?.[0]);
+        const host = input.serviceType === "NodePort" ? pulumi.output(nodeHost!) : ingress.apply((i) => i?.ip ?? i?.hostname ?? "");
+        const port = input.serviceType === "NodePort" ? this.service.spec.apply((s) => s.ports[0].nodePort) : pulumi.output(22);
+        this.connection = pulumi.output({
+            host,
+            port,
+            user: input.sshUser,
+            privateKey: pulumi.secret(sshPrivateKey),
+            // The VM boots and installs packages before sshd answers.
+            dialErrorLimit: 60,
+            perDialTimeout: 30,
+        });
+        this.ready = new command.remote.Command(
+            `${name}-ready`,
+            {
+                connection: this.connection,
+                // Exit 2 is "done, with recoverable errors" (e.g. a deprecated key): the packages are there.
+                create: "sudo cloud-init status --wait >/dev/null; rc=$?; [ $rc -eq 0 ] || [ $rc -eq 2 ]",
+                triggers: [this.vm.id],
+            },
+            { parent: this, dependsOn: [this.vm, this.service] },
+        );
+        this.registerOutputs({ connection: this.connection });
+    }
+
+    /**
+     * Powers an ephemeral builder off once `after` (the composes) are done. The guest
+     * schedules its own poweroff so that the SSH session ends cleanly first.
+     */
+    release(after: pulumi.CustomResource[]): command.remote.Command {
+        if (!this.ephemeral) throw new Error(`BuilderVm ${this.builderName} is not ephemeral: it stays up for the next composes`);
+        return new command.remote.Command(
+            `${this.builderName}-release`,
+            {
+                connection: this.connection,
+                create: "sudo systemd-run --on-active=5 systemctl poweroff",
+                triggers: after.map((r) => r.id),
+            },
+            { parent: this, dependsOn: [this.ready, ...after] },
+        );
+    }
+}

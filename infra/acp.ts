@@ -1,0 +1,180 @@
+// The ACP part of a site (roles acp and hub): maps the stack configuration to
+// the components in components/acp and components/registry, all through one
+// explicit Kubernetes provider made from the stack's kubeconfig secret.
+import type * as pulumi from "@pulumi/pulumi";
+import { BuilderVm } from "../components/acp/builder-vm";
+import { kubeProvider } from "../components/acp/kube";
+import { TektonPipeline } from "../components/acp/pipeline";
+import { catalogDigest, type PipelineImage, unknownImages } from "../components/acp/render/pipeline";
+import type { ReleasedDisk } from "../components/acp/render/vm-templates";
+import { AcpServices } from "../components/acp/services";
+import { type VmTemplateOutput, VmTemplates } from "../components/acp/vm-templates";
+import { ImageRegistry } from "../components/registry/image-registry";
+import { ConfigError, NAMESPACE, type SiteConfig } from "./config";
+
+/** What the rest of the program gives the ACP part: the catalog as rendered, and released disks. */
+export interface AcpInputs {
+    /**
+     * The image catalog as the local pipeline renders it (images with their
+     * Containerfile and definitionHash) and the catalog folder's files, which the
+     * in-cluster pipeline compares the git checkout against. Needed with acp.pipeline.
+     */
+    catalog?: { images: PipelineImage[]; files: Array<{ path: string; content: string | Buffer }> };
+    /** Released disk images (container disks by digest); each gets a VM template with acp.vmTemplates. */
+    releasedDisks?: ReleasedDisk[];
+    /** For an ephemeral builder VM: what it is made for (e.g. a hash of the pending composes). */
+    builderGeneration?: string;
+}
+
+export interface AcpDeployment {
+    services: AcpServices;
+    registry: ImageRegistry;
+    builderVm?: BuilderVm;
+    pipeline?: TektonPipeline;
+    vmTemplates: Record<string, VmTemplateOutput>;
+}
+
+export const SERVICE_ACCOUNTS = { pipeline: "image-factory-pipeline", trigger: "image-factory-trigger" };
+export const SECRET_NAMES = { pull: "image-factory-registry", cdi: "image-factory-registry-cdi", credentials: "image-factory-registry-credentials" };
+
+/** Problems with the inputs that only show once the catalog is known, each naming its config key. */
+function checkInputs(config: SiteConfig, inputs: AcpInputs): string[] {
+    const acp = config.acp!;
+    const problems: string[] = [];
+    const fail = (key: string, msg: string) => problems.push(`${NAMESPACE}:${key}: ${msg}`);
+    const names = inputs.catalog?.images ?? [];
+    const known = names.map((i) => i.name).join(", ") || "none";
+    if (acp.pipeline) {
+        if (!inputs.catalog) fail("acp.pipeline", `needs the image catalog (${config.images.catalog}), which was not loaded`);
+        else {
+            for (const u of unknownImages(acp.pipeline.images, names)) fail(`acp.pipeline.images[${u.index}]`, `unknown image "${u.name}" (the catalog has: ${known})`);
+        }
+    }
+    if (acp.vmTemplates?.images && inputs.catalog) {
+        for (const u of unknownImages(acp.vmTemplates.images, names)) fail(`acp.vmTemplates.images[${u.index}]`, `unknown image "${u.name}" (the catalog has: ${known})`);
+    }
+    return problems;
+}
+
+/**
+ * Declares the site's ACP services, registry, builder VM, in-cluster pipeline and
+ * VM templates. Every problem is reported before any resource is registered.
+ */
+export function deployAcp(config: SiteConfig, inputs: AcpInputs = {}, opts: pulumi.ComponentResourceOptions = {}): AcpDeployment {
+    const { acp, kubeconfig, site } = config;
+    if (site.role !== "acp" && site.role !== "hub") throw new ConfigError([`${NAMESPACE}:site.role: deployAcp is for roles acp and hub, not ${site.role}`]);
+    if (!acp || !kubeconfig) throw new ConfigError([`${NAMESPACE}:kubeconfig: is required for role ${site.role}`]);
+    const problems = checkInputs(config, inputs);
+    if (problems.length) throw new ConfigError(problems);
+
+    const parent = { ...opts };
+    const provider = kubeProvider(`${site.name}-acp`, kubeconfig, { parent: opts.parent });
+    const services = new AcpServices(
+        `${site.name}-services`,
+        { site: site.name, namespace: acp.namespace, operators: acp.operators, catalogSource: acp.catalogSource, serviceAccounts: SERVICE_ACCOUNTS, provider },
+        parent,
+    );
+
+    const registry = new ImageRegistry(
+        `${site.name}-registry`,
+        {
+            site: site.name,
+            mode: acp.registry.mode,
+            host: config.registry.url,
+            namespace: acp.namespace,
+            repositoryNamespace: config.registry.namespace,
+            deployment: { image: acp.registry.image, htpasswdImage: acp.registry.htpasswdImage, storage: acp.registry.storage, storageClass: acp.registry.storageClass },
+            pushers: [{ namespace: acp.namespace, serviceAccount: SERVICE_ACCOUNTS.pipeline }],
+            secretNames: SECRET_NAMES,
+            mirror: acp.mirror,
+            credentials: config.registry.username && config.registry.password ? { username: config.registry.username, password: config.registry.password } : undefined,
+            provider,
+            dependsOn: [services.workloadNamespace],
+        },
+        parent,
+    );
+
+    let builderVm: BuilderVm | undefined;
+    if (acp.builderVm) {
+        const b = acp.builderVm;
+        builderVm = new BuilderVm(
+            `${site.name}-builder`,
+            {
+                site: site.name,
+                name: b.name,
+                namespace: acp.namespace,
+                source: b.source,
+                cpu: b.cpu,
+                memory: b.memory,
+                disk: b.disk,
+                storageClass: b.storageClass,
+                packages: b.packages,
+                sshUser: b.sshUser,
+                sshPublicKey: b.sshPublicKey,
+                ephemeral: b.ephemeral,
+                generation: inputs.builderGeneration,
+                serviceType: b.service.type,
+                nodeHost: b.service.type === "NodePort" ? b.service.host : undefined,
+                sshPrivateKey: config.sshPrivateKey!,
+                provider,
+                dependsOn: [services.workloadNamespace, services.hyperConverged],
+            },
+            parent,
+        );
+    }
+
+    let pipeline: TektonPipeline | undefined;
+    if (acp.pipeline && inputs.catalog) {
+        const p = acp.pipeline;
+        pipeline = new TektonPipeline(
+            `${site.name}-pipeline`,
+            {
+                site: site.name,
+                namespace: acp.namespace,
+                images: inputs.catalog.images,
+                select: p.images ?? config.images.select,
+                catalog: { path: config.images.catalog, digest: catalogDigest(inputs.catalog.files) },
+                git: p.git,
+                registry: {
+                    host: registry.clusterHost,
+                    repositoryNamespace: config.registry.namespace,
+                    pullSecret: SECRET_NAMES.pull,
+                    // Both in-cluster registries serve certificates the service CA signs.
+                    certDir: "/var/run/secrets/kubernetes.io/serviceaccount",
+                },
+                channel: config.images.channel,
+                testMode: p.testMode,
+                serviceAccounts: SERVICE_ACCOUNTS,
+                toolImages: p.toolImages,
+                workspaceSize: p.workspaceSize,
+                webhookHost: p.webhookHost,
+                provider,
+                dependsOn: [services.subscriptions.pipelines, ...services.rbac, ...registry.secrets, ...(p.testMode === "vm" ? [services.hyperConverged] : [])],
+            },
+            parent,
+        );
+    }
+
+    let vmTemplates: Record<string, VmTemplateOutput> = {};
+    if (acp.vmTemplates) {
+        const t = acp.vmTemplates;
+        const disks = (inputs.releasedDisks ?? []).filter((d) => !t.images || t.images.includes(d.name));
+        vmTemplates = new VmTemplates(
+            `${site.name}-vm-templates`,
+            {
+                site: site.name,
+                namespace: acp.namespace,
+                disks,
+                storage: t.storage,
+                storageClass: t.storageClass,
+                registrySecret: registry.cdiSecretName,
+                cpu: t.cpu,
+                memory: t.memory,
+                provider,
+                dependsOn: [services.workloadNamespace, services.hyperConverged, ...registry.secrets],
+            },
+            parent,
+        ).templates;
+    }
+    return { services, registry, builderVm, pipeline, vmTemplates };
+}

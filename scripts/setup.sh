@@ -34,3 +34,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
 fi
 
 bash "$ROOT/scripts/toolchain.sh"
+bash "$ROOT/scripts/s3-server.sh"

@@ -10,22 +10,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
-GO_TAGS="osusergo,grpcnotrace"
 mkdir -p "$TOOLCHAIN_BIN"
-
-command -v go >/dev/null || die "Go is needed to build the Pulumi toolchain (apt-get install golang, or see https://go.dev/dl)"
-
-# go build with a progress line every 40 packages compiled; writes to a temp name, then renames.
-go_build() { # <module dir> <output> <version ldflag value> <package>
-    local dir="$1" out="$2" version="$3" pkg="$4" started=$SECONDS
-    (cd "$dir" && go build -v -tags "$GO_TAGS" -trimpath \
-        -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
-        -o "$out.tmp" "$pkg" 2>&1) | awk '/^go: downloading/ {d++; next} {n++; if (n % 40 == 0) printf "    ... %d packages compiled\n", n > "/dev/stderr"} END {if (d) printf "    (%d modules downloaded)\n", d > "/dev/stderr"}'
-    [ "${PIPESTATUS[0]}" -eq 0 ] && [ -x "$out.tmp" ] || { rm -f "$out.tmp"; die "building $pkg failed (see above)"; }
-    mv -f "$out.tmp" "$out"
-    say "  built $(basename "$out") in $((SECONDS - started))s"
-}
+need_go "the Pulumi toolchain"
 
 # 1. The CLI
 if [ -x "$TOOLCHAIN_BIN/pulumi" ] && [ "$("$TOOLCHAIN_BIN/pulumi" version 2>/dev/null)" = "$PULUMI_VERSION" ]; then
@@ -34,15 +20,15 @@ elif command -v pulumi >/dev/null 2>&1 && [ "$(pulumi version 2>/dev/null)" = "$
     say "using pulumi $PULUMI_VERSION from PATH ($(command -v pulumi))"
 else
     say "building the Pulumi CLI $PULUMI_VERSION from Go modules (first run only; several minutes) ..."
-    go_build "$ROOT/scripts/toolchain/pulumi-cli" "$TOOLCHAIN_BIN/pulumi" "$PULUMI_VERSION" \
-        github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    go_build "$ROOT/scripts/toolchain/pulumi-cli" "$TOOLCHAIN_BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 fi
 
 # 2. The Node.js language host (needed unless the PATH pulumi brings its own)
 if [ ! -x "$TOOLCHAIN_BIN/pulumi-language-nodejs" ] && ! command -v pulumi-language-nodejs >/dev/null 2>&1; then
     say "building the Node.js language host from Go modules ..."
-    go_build "$ROOT/scripts/toolchain/language-host" "$TOOLCHAIN_BIN/pulumi-language-nodejs" v3.68.0 \
-        github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+    go_build "$ROOT/scripts/toolchain/language-host" "$TOOLCHAIN_BIN/pulumi-language-nodejs" \
+        github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v3.68.0"
 fi
 
 # 3. Shims: hosts the engine starts for dynamic providers and policy packs. They run

@@ -6,6 +6,8 @@
 // from the stack.
 import * as pulumi from "@pulumi/pulumi";
 import { isLoopback } from "../components/registry/client";
+import { ARTIFACT_STORE_KINDS, DEFAULT_BUCKETS, type ArtifactStoreKind, type BucketNames } from "../components/storage/artifact-store";
+import { bucketNameProblem } from "../components/storage/s3";
 
 export const NAMESPACE = "image-factory";
 export const ROLES = ["local", "acp", "hub"] as const;
@@ -39,6 +41,23 @@ export interface SiteConfig {
         /** containers-storage folder for buildah (vfs driver). Default: the user cache. */
         storage?: string;
     };
+    /** The S3 artifact store; absent when the site publishes no artifacts. */
+    artifacts?: ArtifactsConfig;
+}
+
+export interface ArtifactsConfig {
+    /** "aws": @pulumi/aws with an explicit provider (needs the aws plugin); "s3-api": buckets through the S3 API. */
+    kind: ArtifactStoreKind;
+    /** http(s)://host[:port]; unset means AWS S3 itself (kind aws only). */
+    endpoint?: string;
+    region: string;
+    pathStyle: boolean;
+    buckets: BucketNames;
+    noncurrentVersionDays: number;
+    forceDestroy: boolean;
+    /** Pulumi secrets (config keys image-factory:s3AccessKey and image-factory:s3SecretKey). */
+    accessKey: pulumi.Output<string>;
+    secretKey: pulumi.Output<string>;
 }
 
 export interface Customization {
@@ -61,8 +80,8 @@ export interface RawConfig {
     secrets: Record<string, pulumi.Output<string> | undefined>;
 }
 
-const KNOWN_KEYS = ["site", "registry", "images", "builder"];
-const SECRET_KEYS = ["registryPassword"];
+const KNOWN_KEYS = ["site", "registry", "images", "builder", "artifacts"];
+const SECRET_KEYS = ["registryPassword", "s3AccessKey", "s3SecretKey"];
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOST_PORT = /^(localhost|[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:]+\])(:\d{1,5})?$/i;
 const TAG = /^[\w][\w.-]{0,127}$/;
@@ -168,13 +187,58 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
     const kind = c.string("builder.kind", b?.kind, /^local$/, 'must be "local"') ?? "local";
     const storage = c.string("builder.storage", b?.storage, /^\//, "must be an absolute path");
 
+    const artifacts = parseArtifacts(c, raw);
+
     if (c.problems.length) throw new ConfigError(c.problems);
     return {
         site: { name: siteName!, role },
         registry: { url: url!, namespace: namespace!, username, password },
         images: { catalog, select, channel, pins, customizations },
         builder: { kind: kind as "local", storage },
+        artifacts,
     };
+}
+
+function parseArtifacts(c: Checker, raw: RawConfig): ArtifactsConfig | undefined {
+    const a = c.object("artifacts", raw.values.artifacts, ["kind", "endpoint", "region", "pathStyle", "buckets", "noncurrentVersionDays", "forceDestroy"]);
+    if (!a) {
+        for (const k of ["s3AccessKey", "s3SecretKey"]) if (raw.secrets[k]) c.fail(k, "is set but the artifact store is not (set image-factory:artifacts, or remove it)");
+        return undefined;
+    }
+    const kind = c.string("artifacts.kind", a.kind, new RegExp(`^(${ARTIFACT_STORE_KINDS.join("|")})$`), `must be one of ${ARTIFACT_STORE_KINDS.join(", ")}`) as ArtifactStoreKind;
+    if (a.kind === undefined) c.fail("artifacts.kind", `is required (one of ${ARTIFACT_STORE_KINDS.join(", ")})`);
+    const endpoint = c.string("artifacts.endpoint", a.endpoint, /^https?:\/\/[^/\s]+\/?$/, "must be http(s)://host[:port]")?.replace(/\/$/, "");
+    if (kind === "s3-api" && a.endpoint === undefined) c.fail("artifacts.endpoint", 'is required when artifacts.kind is "s3-api"');
+    const region = c.string("artifacts.region", a.region, /^[a-z0-9-]{1,64}$/, "must be a region name such as us-east-1") ?? "us-east-1";
+    const boolean = (key: string, v: unknown, dflt: boolean): boolean => {
+        if (v === undefined) return dflt;
+        if (typeof v !== "boolean") c.fail(key, `must be true or false, got ${JSON.stringify(v)}`);
+        return v === true;
+    };
+    // S3-compatible stores mostly want path-style; AWS wants virtual-host style.
+    const pathStyle = boolean("artifacts.pathStyle", a.pathStyle, endpoint !== undefined);
+    const forceDestroy = boolean("artifacts.forceDestroy", a.forceDestroy, false);
+    const b = c.object("artifacts.buckets", a.buckets ?? {}, Object.keys(DEFAULT_BUCKETS)) ?? {};
+    const buckets = { ...DEFAULT_BUCKETS };
+    let namesValid = true;
+    for (const role of Object.keys(DEFAULT_BUCKETS) as Array<keyof BucketNames>) {
+        const name = c.string(`artifacts.buckets.${role}`, b[role]);
+        const problem = name === undefined ? undefined : bucketNameProblem(name);
+        if (problem) c.fail(`artifacts.buckets.${role}`, problem);
+        if (problem || (b[role] !== undefined && name === undefined)) namesValid = false;
+        else if (name !== undefined) buckets[role] = name;
+    }
+    if (namesValid && new Set(Object.values(buckets)).size !== 3) c.fail("artifacts.buckets", `must name three different buckets, got ${JSON.stringify(buckets)}`);
+    let days = 30;
+    if (a.noncurrentVersionDays !== undefined) {
+        if (Number.isInteger(a.noncurrentVersionDays) && (a.noncurrentVersionDays as number) > 0) days = a.noncurrentVersionDays as number;
+        else c.fail("artifacts.noncurrentVersionDays", `must be a whole number of days > 0, got ${JSON.stringify(a.noncurrentVersionDays)}`);
+    }
+    const accessKey = raw.secrets.s3AccessKey;
+    const secretKey = raw.secrets.s3SecretKey;
+    if (!accessKey) c.fail("s3AccessKey", "is required when artifacts is set (pulumi config set --secret s3AccessKey, value on stdin)");
+    if (!secretKey) c.fail("s3SecretKey", "is required when artifacts is set (pulumi config set --secret s3SecretKey, value on stdin)");
+    return { kind, endpoint, region, pathStyle, buckets, noncurrentVersionDays: days, forceDestroy, accessKey: accessKey!, secretKey: secretKey! };
 }
 
 /** Reads and validates the stack's configuration. */

@@ -10,3 +10,5 @@ export const schemaVersion = outputs.schemaVersion;
 export const site = outputs.site;
 export const registry = outputs.registry;
 export const images = outputs.images;
+export const buckets = outputs.buckets;
+export const bootArtifacts = outputs.bootArtifacts;

@@ -19,16 +19,56 @@ export interface ImageOutput {
     definitionHash: string;
 }
 
+/** The artifact store's buckets, by role, and where they are. */
+export interface BucketsOutput {
+    /** How the buckets are managed: "aws" (the aws plugin) or "s3-api". */
+    kind: string;
+    /** The S3 endpoint, or null for AWS S3 itself. */
+    endpoint: string | null;
+    region: string;
+    pathStyle: boolean;
+    /** Rendered recipes (.tgz); `ims` by default. */
+    recipes: string;
+    /** Boot artifact sets; `boot-images` by default. */
+    bootImages: string;
+    /** Pre-staged and composed disks; `prestage` by default. */
+    prestage: string;
+}
+
+export interface BootObjectOutput {
+    /** Object key in the boot-images bucket. */
+    key: string;
+    url: string;
+    size: number;
+    sha256: string;
+}
+
+/** A released image's boot artifact set under <bootImages>/<image>/<digest>/. */
+export interface BootArtifactsOutput {
+    prefix: string;
+    digest: string;
+    kernelVersion: string;
+    kernel: BootObjectOutput;
+    initrd: BootObjectOutput;
+    rootfs: BootObjectOutput;
+    manifest: BootObjectOutput;
+}
+
 export interface StackOutputsV1 {
     schemaVersion: 1;
     site: { name: string; role: string };
     registry: { url: string };
     images: Record<string, ImageOutput>;
+    /** null when the site has no artifact store. */
+    buckets: BucketsOutput | null;
+    bootArtifacts: Record<string, BootArtifactsOutput>;
 }
 
 /** What infra/site.ts produces for the outputs. */
 export interface SiteResult {
     images: pulumi.Input<Record<string, pulumi.Input<ImageOutput>>>;
+    buckets?: pulumi.Input<BucketsOutput>;
+    bootArtifacts?: pulumi.Input<Record<string, pulumi.Input<BootArtifactsOutput>>>;
 }
 
 export function stackOutputs(config: SiteConfig, site: SiteResult) {
@@ -37,5 +77,7 @@ export function stackOutputs(config: SiteConfig, site: SiteResult) {
         site: { name: config.site.name, role: config.site.role },
         registry: { url: config.registry.url },
         images: site.images,
+        buckets: site.buckets ?? null,
+        bootArtifacts: site.bootArtifacts ?? {},
     };
 }

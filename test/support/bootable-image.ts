@@ -1,7 +1,7 @@
 // A real bootable image for tests: a Debian bookworm rootfs with linux-image-amd64
-// and initramfs-tools (mmdebstrap, cached outside the clone since it takes a
-// couple of minutes), imported with buildah (FROM scratch + ADD rootfs.tar /) and
-// pushed to the given registry. Resolves with the pushed reference by digest.
+// and initramfs-tools whose initrd can mount a squashfs root (mmdebstrap, cached
+// outside the clone since it takes about 3 minutes), imported with buildah
+// (FROM scratch + ADD rootfs.tar /) and pushed to the given registry.
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -13,12 +13,16 @@ const cacheDir = () =>
 
 /** The cached rootfs tar, made with mmdebstrap when missing (temp name, then rename). */
 export async function bookwormKernelRootfs(): Promise<string> {
-    const tar = path.join(cacheDir(), "bookworm-kernel.tar");
+    const tar = path.join(cacheDir(), "bookworm-kernel-squashfs.tar");
     if (await fs.stat(tar).then(() => true, () => false)) return tar;
     await fs.mkdir(cacheDir(), { recursive: true });
     const tmp = `${tar}.${process.pid}.tmp`;
     try {
-        await run("mmdebstrap", ["--variant=apt", "--include=linux-image-amd64,initramfs-tools", "--format=tar", "bookworm", tmp, "http://deb.debian.org/debian"], {
+        // mmdebstrap runs its hooks with sh; these are fixed strings. The initrd gets the
+        // squashfs module so that the published set can boot with root=<the squashfs>.
+        const hooks = ['echo squashfs >> "$1/etc/initramfs-tools/modules"', 'chroot "$1" update-initramfs -u -k all'];
+        const args = ["--variant=apt", "--include=linux-image-amd64,initramfs-tools", ...hooks.map((h) => `--customize-hook=${h}`), "--format=tar"];
+        await run("mmdebstrap", [...args, "bookworm", tmp, "http://deb.debian.org/debian"], {
             timeoutMs: 20 * 60_000,
         });
         await fs.rename(tmp, tar);

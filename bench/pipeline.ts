@@ -7,7 +7,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { run } from "../components/exec";
 import { bootstrapRootfs, defaultCacheDir, withTempDir } from "../components/images/buildah";
-import { loadCatalog } from "../components/images/catalog";
+import { loadCatalog, selectImages } from "../components/images/catalog";
 import { resolveImages } from "../components/images/definition";
 import { ROOTFS_TAR } from "../components/images/render/containerfile";
 import { testRegistry } from "../test/support/registry";
@@ -26,7 +26,7 @@ async function writeContexts(projectDir: string, out: string): Promise<void> {
     const catalog = loadCatalog(path.join(projectDir, "images"));
     const cacheDir = defaultCacheDir();
     await fs.rm(out, { recursive: true, force: true });
-    for (const [name, r] of resolveImages(catalog, catalog.order)) {
+    for (const [name, r] of resolveImages(catalog, selectImages(catalog, ["homepage", "database"]))) {
         for (const [rel, bytes] of r.context) {
             await fs.mkdir(path.dirname(path.join(out, name, rel)), { recursive: true });
             await fs.writeFile(path.join(out, name, rel), bytes);
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     const stack = await TestStack.create({ files: ["Pulumi.yaml", "package.json", "tsconfig.json", "infra", "components", "images"], stack: "bench" });
     const storage = path.join(defaultCacheDir(), "containers");
     try {
-        for (const [k, v] of [["site.name", "bench"], ["site.role", "local"], ["registry.url", reg.address], ["registry.namespace", "pulumi"]]) {
+        for (const [k, v] of [["site.name", "bench"], ["site.role", "local"], ["registry.url", reg.address], ["registry.namespace", "pulumi"], ["images.select[0]", "homepage"], ["images.select[1]", "database"]]) {
             await stack.pulumi(["config", "set", "--path", `image-factory:${k}`, v]);
         }
         await withTempDir("if-bench-", async (ctx) => {

@@ -10,6 +10,9 @@ import { DEFAULT_BUILDER_PACKAGES } from "../components/acp/render/builder-vm";
 import { TEST_MODES, type TestMode, type ToolImages } from "../components/acp/render/pipeline";
 import { OPERATOR_NAMES, OPERATORS, type OperatorName } from "../components/acp/render/services";
 import { REGISTRY_MODES, type RegistryMode } from "../components/registry/render";
+import { isLoopback } from "../components/registry/client";
+import { ARTIFACT_STORE_KINDS, DEFAULT_BUCKETS, type ArtifactStoreKind, type BucketNames } from "../components/storage/artifact-store";
+import { bucketNameProblem } from "../components/storage/s3";
 
 export const NAMESPACE = "image-factory";
 export const ROLES = ["local", "acp", "hub"] as const;
@@ -57,6 +60,25 @@ export interface SiteConfig {
     kubeconfig?: pulumi.Output<string>;
     /** Pulumi secret (image-factory:sshPrivateKey): the key composes log in to the builder VM with. */
     sshPrivateKey?: pulumi.Output<string>;
+    /** The S3 artifact store; absent when the site publishes no artifacts. */
+    artifacts?: ArtifactsConfig;
+}
+
+export interface ArtifactsConfig {
+    /** "aws": @pulumi/aws with an explicit provider (needs the aws plugin); "s3-api": buckets through the S3 API. */
+    kind: ArtifactStoreKind;
+    /** http(s)://host[:port]; unset means AWS S3 itself (kind aws only). */
+    endpoint?: string;
+    region: string;
+    pathStyle: boolean;
+    buckets: BucketNames;
+    noncurrentVersionDays: number;
+    forceDestroy: boolean;
+    /** Images whose boot artifact set (kernel, initrd, squashfs rootfs, manifest) is published to the boot-images bucket. */
+    bootArtifacts: string[];
+    /** Pulumi secrets (config keys image-factory:s3AccessKey and image-factory:s3SecretKey). */
+    accessKey: pulumi.Output<string>;
+    secretKey: pulumi.Output<string>;
 }
 
 export interface AcpConfig {
@@ -112,8 +134,8 @@ export interface RawConfig {
     secrets: Record<string, pulumi.Output<string> | undefined>;
 }
 
-const KNOWN_KEYS = ["site", "registry", "images", "builder", "hub", "acp"];
-const SECRET_KEYS = ["registryPassword", "hubRegistryPassword", "kubeconfig", "sshPrivateKey"];
+const KNOWN_KEYS = ["site", "registry", "images", "builder", "hub", "acp", "artifacts"];
+const SECRET_KEYS = ["registryPassword", "hubRegistryPassword", "kubeconfig", "sshPrivateKey", "s3AccessKey", "s3SecretKey"];
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOST_PORT = /^(localhost|[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:]+\])(:\d{1,5})?$/i;
 const TAG = /^[\w][\w.-]{0,127}$/;
@@ -271,6 +293,8 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         if (kubeconfig) c.fail("kubeconfig", `is only for roles acp and hub (this site's role is ${role})`);
     }
 
+    const artifacts = parseArtifacts(c, raw);
+
     if (c.problems.length) throw new ConfigError(c.problems);
     return {
         site: { name: siteName!, role },
@@ -279,6 +303,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         builder: { kind: kind as "local", storage },
         hub: hubStack ? { stack: hubStack, username: hubUser, password: raw.secrets.hubRegistryPassword } : undefined,
         ...(onAcp ? { acp, kubeconfig, sshPrivateKey } : {}),
+        artifacts,
     };
 }
 
@@ -402,6 +427,49 @@ function parseAcpConfig(c: Checker, value: unknown, role: Role): AcpConfig | und
         };
     }
     return { namespace, operators, catalogSource, registry, mirror, builderVm, pipeline, vmTemplates };
+}
+
+function parseArtifacts(c: Checker, raw: RawConfig): ArtifactsConfig | undefined {
+    const a = c.object("artifacts", raw.values.artifacts, ["kind", "endpoint", "region", "pathStyle", "buckets", "noncurrentVersionDays", "forceDestroy", "bootArtifacts"]);
+    if (!a) {
+        for (const k of ["s3AccessKey", "s3SecretKey"]) if (raw.secrets[k]) c.fail(k, "is set but the artifact store is not (set image-factory:artifacts, or remove it)");
+        return undefined;
+    }
+    const kind = c.string("artifacts.kind", a.kind, new RegExp(`^(${ARTIFACT_STORE_KINDS.join("|")})$`), `must be one of ${ARTIFACT_STORE_KINDS.join(", ")}`) as ArtifactStoreKind;
+    if (a.kind === undefined) c.fail("artifacts.kind", `is required (one of ${ARTIFACT_STORE_KINDS.join(", ")})`);
+    const endpoint = c.string("artifacts.endpoint", a.endpoint, /^https?:\/\/[^/\s]+\/?$/, "must be http(s)://host[:port]")?.replace(/\/$/, "");
+    if (kind === "s3-api" && a.endpoint === undefined) c.fail("artifacts.endpoint", 'is required when artifacts.kind is "s3-api"');
+    const region = c.string("artifacts.region", a.region, /^[a-z0-9-]{1,64}$/, "must be a region name such as us-east-1") ?? "us-east-1";
+    const boolean = (key: string, v: unknown, dflt: boolean): boolean => {
+        if (v === undefined) return dflt;
+        if (typeof v !== "boolean") c.fail(key, `must be true or false, got ${JSON.stringify(v)}`);
+        return v === true;
+    };
+    // S3-compatible stores mostly want path-style; AWS wants virtual-host style.
+    const pathStyle = boolean("artifacts.pathStyle", a.pathStyle, endpoint !== undefined);
+    const forceDestroy = boolean("artifacts.forceDestroy", a.forceDestroy, false);
+    const b = c.object("artifacts.buckets", a.buckets ?? {}, Object.keys(DEFAULT_BUCKETS)) ?? {};
+    const buckets = { ...DEFAULT_BUCKETS };
+    let namesValid = true;
+    for (const role of Object.keys(DEFAULT_BUCKETS) as Array<keyof BucketNames>) {
+        const name = c.string(`artifacts.buckets.${role}`, b[role]);
+        const problem = name === undefined ? undefined : bucketNameProblem(name);
+        if (problem) c.fail(`artifacts.buckets.${role}`, problem);
+        if (problem || (b[role] !== undefined && name === undefined)) namesValid = false;
+        else if (name !== undefined) buckets[role] = name;
+    }
+    if (namesValid && new Set(Object.values(buckets)).size !== 3) c.fail("artifacts.buckets", `must name three different buckets, got ${JSON.stringify(buckets)}`);
+    let days = 30;
+    if (a.noncurrentVersionDays !== undefined) {
+        if (Number.isInteger(a.noncurrentVersionDays) && (a.noncurrentVersionDays as number) > 0) days = a.noncurrentVersionDays as number;
+        else c.fail("artifacts.noncurrentVersionDays", `must be a whole number of days > 0, got ${JSON.stringify(a.noncurrentVersionDays)}`);
+    }
+    const accessKey = raw.secrets.s3AccessKey;
+    const secretKey = raw.secrets.s3SecretKey;
+    if (!accessKey) c.fail("s3AccessKey", "is required when artifacts is set (pulumi config set --secret s3AccessKey, value on stdin)");
+    if (!secretKey) c.fail("s3SecretKey", "is required when artifacts is set (pulumi config set --secret s3SecretKey, value on stdin)");
+    const bootArtifacts = c.stringList("artifacts.bootArtifacts", a.bootArtifacts, NAME, "must be an image name") ?? [];
+    return { kind, endpoint, region, pathStyle, buckets, noncurrentVersionDays: days, forceDestroy, bootArtifacts, accessKey: accessKey!, secretKey: secretKey! };
 }
 
 /** Reads and validates the stack's configuration. */

@@ -11,3 +11,5 @@ export const site = outputs.site;
 export const registry = outputs.registry;
 export const images = outputs.images;
 export const vmTemplates = outputs.vmTemplates;
+export const buckets = outputs.buckets;
+export const bootArtifacts = outputs.bootArtifacts;

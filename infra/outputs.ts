@@ -4,13 +4,15 @@
 // contract" section documents each field.
 import type * as pulumi from "@pulumi/pulumi";
 import type { VmTemplateOutput } from "../components/acp/vm-templates";
-import { type ImageOutput, SCHEMA_VERSION } from "../components/contract";
+import { type BootArtifactsOutput, type BucketsOutput, type ImageOutput, SCHEMA_VERSION } from "../components/contract";
 import type { SiteConfig } from "./config";
 
 /** What infra/site.ts produces for the outputs. */
 export interface SiteResult {
     images: pulumi.Input<Record<string, pulumi.Input<ImageOutput>>>;
     vmTemplates?: Record<string, VmTemplateOutput>;
+    buckets?: pulumi.Input<BucketsOutput>;
+    bootArtifacts?: pulumi.Input<Record<string, pulumi.Input<BootArtifactsOutput>>>;
 }
 
 export function stackOutputs(config: SiteConfig, site: SiteResult) {
@@ -20,5 +22,7 @@ export function stackOutputs(config: SiteConfig, site: SiteResult) {
         registry: { url: config.registry.url },
         images: site.images,
         vmTemplates: site.vmTemplates ?? {},
+        buckets: site.buckets ?? null,
+        bootArtifacts: site.bootArtifacts ?? {},
     };
 }

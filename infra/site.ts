@@ -5,16 +5,18 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { defaultCacheDir } from "../components/images/buildah";
 import { loadCatalog, selectImages } from "../components/images/catalog";
-import { type ResolvedImage, resolveImages } from "../components/images/definition";
+import { fileBytes, type ResolvedImage, resolveImages } from "../components/images/definition";
+import { renderKiwiRecipe } from "../components/images/render/kiwi";
 import { renderTestScript } from "../components/images/render/test-script";
 import type { PipelineImage } from "../components/acp/render/pipeline";
 import { ImagePipeline } from "../components/images/pipeline";
 import { parseRef, type RegistryAuth } from "../components/registry/client";
 import { RegistryMirror } from "../components/registry/mirror";
 import { deployAcp } from "./acp";
-import type { SiteConfig } from "./config";
+import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts } from "./artifacts";
+import { ConfigError, NAMESPACE, type SiteConfig } from "./config";
 import type { SiteResult } from "./outputs";
-import { type ImageOutput, SiteReference } from "../components/contract";
+import { type BootArtifactsOutput, type ImageOutput, SiteReference } from "../components/contract";
 
 /** The folder holding Pulumi.yaml. The engine runs the program in infra/. */
 export function projectRoot(): string {
@@ -47,6 +49,13 @@ export function deploySite(config: SiteConfig): SiteResult {
             ? undefined
             : deployAcp(config, { catalog: resolved && { images: pipelineImages(resolved), files: catalogFiles(catalog.dir) } });
 
+    // Buckets for recipes, boot artifact sets and pre-staged disks.
+    const store = deployArtifactStore(config);
+    const unknownBoot = (config.artifacts?.bootArtifacts ?? []).filter((n) => !names.includes(n));
+    if (unknownBoot.length) {
+        throw new ConfigError(unknownBoot.map((n) => `${NAMESPACE}:artifacts.bootArtifacts: "${n}" is not a selected catalog image (selected: ${names.join(", ")})`));
+    }
+
     const images = config.hub
         ? mirrorHub(config, names, auth)
         : new ImagePipeline("images", {
@@ -59,7 +68,26 @@ export function deploySite(config: SiteConfig): SiteResult {
               storage: config.builder.storage ?? path.join(defaultCacheDir(), "containers"),
               cacheDir: defaultCacheDir(),
           }).released;
-    return { images, vmTemplates: acp?.vmTemplates };
+
+    const bootArtifacts: Record<string, pulumi.Output<BootArtifactsOutput>> = {};
+    if (store) {
+        // The image management service's view: each built image's kiwi recipe in the
+        // recipes bucket, and the boot artifact sets of the images that boot nodes.
+        for (const [name, r] of resolved ?? []) {
+            const recipe = renderKiwiRecipe(r.chain, r.rootSource, (f) => fileBytes(catalog, f));
+            store.publish(`recipe-${name}`, {
+                bucket: "recipes",
+                key: `${name}/recipe.tgz`,
+                source: { files: Object.fromEntries([...recipe].map(([rel, bytes]) => [rel, bytes.toString("base64")])) },
+                metadata: { image: name, version: r.def.version, "definition-hash": r.definitionHash },
+            });
+        }
+        for (const name of config.artifacts!.bootArtifacts) {
+            const set = publishBootArtifacts(store, name, images.apply((i) => i[name].ref), auth);
+            bootArtifacts[name] = bootArtifactsOutput(set);
+        }
+    }
+    return { images, vmTemplates: acp?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts };
 }
 
 /** The catalog as the in-cluster pipeline needs it: each image's Containerfile, hash and tests. */

@@ -6,8 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 # Tools the providers run: image builds (buildah, skopeo), a registry, root
-# filesystems (mmdebstrap), disks (sgdisk, mkfs.xfs, mke2fs, qemu-img), squashfs.
-DEBIAN_PACKAGES=(buildah skopeo docker-registry mmdebstrap gdisk xfsprogs e2fsprogs qemu-utils squashfs-tools ca-certificates)
+# filesystems (mmdebstrap), disks (sgdisk, mkfs.xfs, mke2fs, qemu-img), squashfs,
+# and qemu-system-x86 to boot what is built (TCG; KVM guests hang here).
+DEBIAN_PACKAGES=(buildah skopeo docker-registry mmdebstrap gdisk xfsprogs e2fsprogs qemu-utils squashfs-tools qemu-system-x86 ca-certificates)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
@@ -34,3 +35,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
 fi
 
 bash "$ROOT/scripts/toolchain.sh"
+bash "$ROOT/scripts/s3-server.sh"

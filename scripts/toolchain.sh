@@ -4,34 +4,13 @@
 #   pulumi                         the CLI, github.com/pulumi/pulumi/pkg/v3 v3.248.0
 #   pulumi-language-nodejs         the Node.js language host (see language-host/main.go)
 #   pulumi-resource-pulumi-nodejs  the dynamic provider host: node on @pulumi/pulumi/cmd/dynamic-provider
-#   pulumi-analyzer-policy         the policy pack host: node on @pulumi/pulumi/cmd/run-policy-pack
-#   pulumi-resource-command        the command provider, installed as plugin command v1.2.1 (when buildable)
+#   the command provider v1.2.1    probed only: its module is not served here (see step 4)
 # With a pulumi v3.248.0 already on PATH, the CLI is not built. A run with the cache present takes seconds.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
-GO_TAGS="osusergo,grpcnotrace"
 mkdir -p "$TOOLCHAIN_BIN"
-
-command -v go >/dev/null || die "Go is needed to build the Pulumi toolchain (apt-get install golang, or see https://go.dev/dl)"
-
-# The source a tool is built from: its wrapper module, hashed. A cached binary
-# built from other source is rebuilt.
-source_hash() { (cd "$1" && cat go.mod go.sum ./*.go 2>/dev/null) | sha256sum | cut -c1-16; }
-up_to_date() { [ -x "$1" ] && [ "$(cat "$1.source" 2>/dev/null)" = "$(source_hash "$2")" ]; }
-
-# go build with a progress line every 40 packages compiled; writes to a temp name, then renames.
-go_build() { # <module dir> <output> <version ldflag value> <package>
-    local dir="$1" out="$2" version="$3" pkg="$4" started=$SECONDS
-    (cd "$dir" && go build -v -tags "$GO_TAGS" -trimpath \
-        -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
-        -o "$out.tmp" "$pkg" 2>&1) | awk '/^go: downloading/ {d++; next} {n++; if (n % 40 == 0) printf "    ... %d packages compiled\n", n > "/dev/stderr"} END {if (d) printf "    (%d modules downloaded)\n", d > "/dev/stderr"}'
-    [ "${PIPESTATUS[0]}" -eq 0 ] && [ -x "$out.tmp" ] || { rm -f "$out.tmp"; die "building $pkg failed (see above)"; }
-    mv -f "$out.tmp" "$out"
-    source_hash "$dir" > "$out.source"
-    say "  built $(basename "$out") in $((SECONDS - started))s"
-}
+need_go "the Pulumi toolchain"
 
 # 1. The CLI
 if up_to_date "$TOOLCHAIN_BIN/pulumi" "$ROOT/scripts/toolchain/pulumi-cli"; then
@@ -40,20 +19,22 @@ elif command -v pulumi >/dev/null 2>&1 && [ "$(pulumi version 2>/dev/null)" = "$
     say "using pulumi $PULUMI_VERSION from PATH ($(command -v pulumi))"
 else
     say "building the Pulumi CLI $PULUMI_VERSION from Go modules (first run only; several minutes) ..."
-    go_build "$ROOT/scripts/toolchain/pulumi-cli" "$TOOLCHAIN_BIN/pulumi" "$PULUMI_VERSION" \
-        github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    go_build "$ROOT/scripts/toolchain/pulumi-cli" "$TOOLCHAIN_BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 fi
 
 # 2. The Node.js language host: this project's own (scripts/toolchain/language-host/main.go
 #    says why), against sdk/v3 v3.248.0. It also serves a pulumi found on PATH.
 if ! up_to_date "$TOOLCHAIN_BIN/pulumi-language-nodejs" "$ROOT/scripts/toolchain/language-host"; then
     say "building the Node.js language host against sdk/v3 $PULUMI_VERSION ..."
-    go_build "$ROOT/scripts/toolchain/language-host" "$TOOLCHAIN_BIN/pulumi-language-nodejs" "$PULUMI_VERSION" .
+    go_build "$ROOT/scripts/toolchain/language-host" "$TOOLCHAIN_BIN/pulumi-language-nodejs" . \
+        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 fi
 
-# 3. Shims: hosts the engine starts for dynamic providers and policy packs. They run
-#    the program's own @pulumi/pulumi (resolved from the plugin's working directory,
-#    the program folder), so one shim serves every project and version.
+# 3. The shim the engine starts as the host of dynamic providers. It runs the
+#    program's own @pulumi/pulumi (resolved from the plugin's working directory,
+#    the program folder), so one shim serves every project and version. (Policy
+#    packs need no shim: the language host runs them through RunPlugin.)
 write_shim() { # <name> <module>
     local file="$TOOLCHAIN_BIN/$1"
     local body="#!/bin/sh
@@ -65,7 +46,7 @@ exec node \"\$entry\" \"\$@\""
     fi
 }
 write_shim pulumi-resource-pulumi-nodejs @pulumi/pulumi/cmd/dynamic-provider
-write_shim pulumi-analyzer-policy @pulumi/pulumi/cmd/run-policy-pack
+rm -f "$TOOLCHAIN_BIN/pulumi-analyzer-policy" # an earlier toolchain's shim, superseded by RunPlugin
 
 # 4. The command provider, plugin `command` v1.2.1. Its module (github.com/pulumi/pulumi-command/provider)
 #    is refused by the module proxy these machines reach, at every version, so it cannot be built

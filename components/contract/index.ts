@@ -25,6 +25,41 @@ export interface ImageOutput {
     definitionHash: string;
 }
 
+/** The artifact store's buckets, by role, and where they are. */
+export interface BucketsOutput {
+    /** How the buckets are managed: "aws" (the aws plugin) or "s3-api". */
+    kind: string;
+    /** The S3 endpoint, or null for AWS S3 itself. */
+    endpoint: string | null;
+    region: string;
+    pathStyle: boolean;
+    /** Rendered recipes (.tgz); `ims` by default. */
+    recipes: string;
+    /** Boot artifact sets; `boot-images` by default. */
+    bootImages: string;
+    /** Pre-staged and composed disks; `prestage` by default. */
+    prestage: string;
+}
+
+export interface BootObjectOutput {
+    /** Object key in the boot-images bucket. */
+    key: string;
+    url: string;
+    size: number;
+    sha256: string;
+}
+
+/** A released image's boot artifact set under <bootImages>/<image>/<digest>/. */
+export interface BootArtifactsOutput {
+    prefix: string;
+    digest: string;
+    kernelVersion: string;
+    kernel: BootObjectOutput;
+    initrd: BootObjectOutput;
+    rootfs: BootObjectOutput;
+    manifest: BootObjectOutput;
+}
+
 export interface StackOutputsV1 {
     schemaVersion: 1;
     site: { name: string; role: string };
@@ -32,6 +67,10 @@ export interface StackOutputsV1 {
     images: Record<string, ImageOutput>;
     /** Roles acp and hub: the VM template of each released disk image, by image name. */
     vmTemplates: Record<string, VmTemplateOutput>;
+    /** null when the site has no artifact store. */
+    buckets: BucketsOutput | null;
+    /** Boot artifact sets of released images, by image name. */
+    bootArtifacts: Record<string, BootArtifactsOutput>;
 }
 
 export class ContractError extends Error {

@@ -46,17 +46,24 @@ export class TestStack {
     }
 
     /** Runs `pulumi <args> --stack <stack>` in the project; rejects on a non-zero exit. */
-    pulumi(args: string[], opts: { okCodes?: number[]; onLine?: (l: string) => void } = {}): Promise<RunResult> {
+    pulumi(args: string[], opts: { okCodes?: number[]; onLine?: (l: string) => void; input?: string; secrets?: string[] } = {}): Promise<RunResult> {
         return run("bash", [path.join(ROOT, "scripts/pulumi.sh"), "--cwd", this.dir, ...args, "--stack", this.stack], {
             env: this.env,
             timeoutMs: 40 * 60_000,
             okCodes: opts.okCodes,
+            input: opts.input,
+            secrets: opts.secrets,
             onLine: opts.onLine ?? (process.env.E2E_VERBOSE ? (l) => console.log(`  | ${l}`) : undefined),
         });
     }
 
     setConfig(key: string, value: string, secret = false): Promise<RunResult> {
         return this.pulumi(["config", "set", key, value, ...(secret ? ["--secret"] : [])]);
+    }
+
+    /** Sets a secret with its value on stdin, never on the command line. */
+    setSecret(key: string, value: string): Promise<RunResult> {
+        return this.pulumi(["config", "set", "--secret", key, "--non-interactive"], { input: value, secrets: [value] });
     }
 
     up(extra: string[] = []): Promise<RunResult> {

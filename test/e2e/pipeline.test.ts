@@ -47,6 +47,9 @@ describe("image pipeline on the real engine", () => {
         await stack.pulumi(["config", "set", "--path", "image-factory:site.role", "local"]);
         await stack.pulumi(["config", "set", "--path", "image-factory:registry.url", reg.address]);
         await stack.pulumi(["config", "set", "--path", "image-factory:registry.namespace", "e2e"]);
+        // The demo tree (edge-node, a kernel image, is covered by the boot artifacts tests).
+        await stack.pulumi(["config", "set", "--path", "image-factory:images.select[0]", "homepage"]);
+        await stack.pulumi(["config", "set", "--path", "image-factory:images.select[1]", "database"]);
     });
     afterAll(async () => {
         await stack?.cleanup();

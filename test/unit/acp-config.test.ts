@@ -27,6 +27,10 @@ function hubWith(pathKeys: string[], value: unknown, secrets?: Partial<typeof SE
     return raw;
 }
 
+
+/** What `npm run up` gives the local stack: its S3 server's generated credentials. */
+const LOCAL_S3 = { s3AccessKey: pulumi.secret("local-access"), s3SecretKey: pulumi.secret("local-secret") };
+
 describe("example stacks", () => {
     it("stacks/Pulumi.hub.yaml validates, with defaults filled in", () => {
         const c = parseSiteConfig(exampleStack("hub"));
@@ -65,7 +69,7 @@ describe("example stacks", () => {
     });
 
     it("the local stack keeps its behaviour: no acp section, no kubeconfig", () => {
-        const c = parseSiteConfig({ values: stackValues("local"), secrets: {} });
+        const c = parseSiteConfig({ values: stackValues("local"), secrets: LOCAL_S3 });
         expect(c.site.role).toBe("local");
         expect(c.acp).toBeUndefined();
         expect(c.kubeconfig).toBeUndefined();
@@ -100,7 +104,7 @@ describe("config errors name the key", () => {
     });
 
     it("acp settings on a local site, and a kubeconfig there", () => {
-        const raw: RawConfig = { values: { ...stackValues("local"), acp: {} }, secrets: { kubeconfig: pulumi.secret("x") } };
+        const raw: RawConfig = { values: { ...stackValues("local"), acp: {} }, secrets: { ...LOCAL_S3, kubeconfig: pulumi.secret("x") } };
         expect(problems(raw)).toEqual([
             "image-factory:acp: is only for roles acp and hub (this site's role is local)",
             "image-factory:kubeconfig: is only for roles acp and hub (this site's role is local)",

@@ -82,14 +82,14 @@ describe("catalog validation: every problem, with file and key", () => {
 describe("the demo catalog", () => {
     const catalog = loadCatalog(path.join(ROOT, "images"));
 
-    it("is a tree: base → httpd → homepage, base → database, in build order", () => {
-        expect(catalog.order).toEqual(["base", "database", "httpd", "homepage"]);
+    it("is a tree: base → httpd → homepage, base → database, base → edge-node, in build order", () => {
+        expect(catalog.order).toEqual(["base", "database", "edge-node", "httpd", "homepage"]);
         expect(lineage(catalog, "homepage").map((i) => i.name)).toEqual(["base", "httpd", "homepage"]);
     });
 
     it("selects an image together with its ancestors; unknown names are errors", () => {
         expect(selectImages(catalog, ["homepage"])).toEqual(["base", "httpd", "homepage"]);
-        expect(() => selectImages(catalog, ["homepage", "nginx"])).toThrow(/images\.select: "nginx" is not in the catalog \(known: base, database, httpd, homepage\)/);
+        expect(() => selectImages(catalog, ["homepage", "nginx"])).toThrow(/images\.select: "nginx" is not in the catalog \(known: base, database, edge-node, httpd, homepage\)/);
     });
 });
 
@@ -121,7 +121,7 @@ describe("content-addressed identity", () => {
     it("a change to base changes every image's hash", () => {
         const before = hashes();
         const after = hashes(withChange("images/base.yaml", (t) => t.replace("packages: [sudo, ca-certificates]", "packages: [sudo, ca-certificates, less]")));
-        expect(Object.keys(before).filter((n) => before[n] !== after[n]).sort()).toEqual(["base", "database", "homepage", "httpd"]);
+        expect(Object.keys(before).filter((n) => before[n] !== after[n]).sort()).toEqual(["base", "database", "edge-node", "homepage", "httpd"]);
     });
 
     it("a change to httpd changes httpd and homepage, not base or database", () => {

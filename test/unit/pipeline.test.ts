@@ -64,8 +64,8 @@ describe("ImagePipeline", () => {
         const released = await value(p.released);
         const mine = registered.filter((r) => r.type.includes("image-factory:Image"));
         const names = (kind: string) => mine.filter((r) => r.type.endsWith(kind)).map((r) => r.name).sort();
-        for (const kind of [":ImageBuild", ":ImageTest", ":ImageRelease"]) expect(names(kind)).toEqual(["base", "database", "homepage", "httpd"]);
-        expect(Object.keys(released).sort()).toEqual(["base", "database", "homepage", "httpd"]);
+        for (const kind of [":ImageBuild", ":ImageTest", ":ImageRelease"]) expect(names(kind)).toEqual(["base", "database", "edge-node", "homepage", "httpd"]);
+        expect(Object.keys(released).sort()).toEqual(["base", "database", "edge-node", "homepage", "httpd"]);
         const urn = await value(p.builds.homepage.urn);
         expect(urn).toContain("image-factory:images:ImagePipeline$pulumi-nodejs:dynamic/image-factory:ImageBuild::homepage");
     });

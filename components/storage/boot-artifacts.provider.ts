@@ -1,0 +1,210 @@
+// BootArtifacts: the network-boot set of a released image — kernel, initrd, a
+// squashfs rootfs and manifest.json — under <bucket>/<image>/<digest>/, as an
+// image management service keeps them in `boot-images`.
+//
+// The image is pulled by digest and mounted with buildah (vfs storage, chroot
+// isolation, its own temp storage root), the newest /boot/vmlinuz-* and its
+// /boot/initrd.img-* are copied out, and mksquashfs builds the rootfs from the
+// mounted tree with /boot emptied (the kernel and initrd travel beside it) and a
+// fixed creation time, so the same image gives the same bytes. The manifest is
+// uploaded last: a manifest present means the set is complete.
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { run } from "../exec";
+import type { ProviderImpl } from "../dynamic";
+import { changedKeys, isUnknown } from "../dynamic";
+import { containerToolFlags, parseRef, withAuthFile, type RegistryAuth } from "../registry/client";
+import { objectUrl, s3Call, type S3Credentials, type S3Location } from "./s3";
+import { deleteAllVersions, headObject, sha256File, uploadFile, withTempDir } from "./upload";
+
+export const SQUASHFS_COMPRESSIONS = ["gzip", "xz", "zstd", "lz4"] as const;
+
+export interface BootArtifactsInputs {
+    /** The image's name, the first part of the object keys. */
+    image: string;
+    /** <registry>/<repository>@sha256:… */
+    ref: string;
+    /** Secret; for registries that need a login. */
+    registryAuth?: RegistryAuth;
+    bucket: string;
+    s3: S3Location;
+    /** Secret. */
+    credentials: S3Credentials;
+    /** squashfs compression. Default zstd (fast on small machines; Debian and RHEL kernels read it). */
+    compression?: (typeof SQUASHFS_COMPRESSIONS)[number];
+}
+
+export interface BootArtifact {
+    name: "kernel" | "initrd" | "rootfs" | "manifest.json";
+    key: string;
+    url: string;
+    size: number;
+    sha256: string;
+}
+
+export interface BootManifest {
+    schemaVersion: 1;
+    image: string;
+    ref: string;
+    digest: string;
+    kernelVersion: string;
+    artifacts: Array<{ name: string; size: number; sha256: string; source: string }>;
+    rootfs: { format: "squashfs"; compression: string; excludes: string[] };
+    createdBy: string;
+}
+
+export interface BootArtifactsOutputs extends BootArtifactsInputs {
+    digest: string;
+    /** <image>/<digest>/ */
+    prefix: string;
+    kernelVersion: string;
+    kernel: BootArtifact;
+    initrd: BootArtifact;
+    rootfs: BootArtifact;
+    manifest: BootArtifact;
+}
+
+const CREATED_BY = "image-factory BootArtifacts";
+const IMAGE_NAME = /^[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?$/;
+
+/** The newest kernel version among /boot/vmlinuz-<version> files that have an initrd.img-<version>. */
+export function pickKernel(bootFiles: string[]): string | undefined {
+    const versions = bootFiles
+        .map((f) => /^vmlinuz-(.+)$/.exec(f)?.[1])
+        .filter((v): v is string => !!v && bootFiles.includes(`initrd.img-${v}`));
+    return versions.sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).pop();
+}
+
+/** Object keys of a set: <image>/<digest>/<name>. */
+export function bootArtifactPrefix(image: string, digest: string): string {
+    return `${image}/${digest}/`;
+}
+
+type Buildah = (args: string[], opts?: { timeoutMs?: number }) => Promise<{ stdout: string }>;
+
+/** Pulls `ref`, mounts it, and runs `fn` on the mounted tree; storage is a temp root removed afterwards. */
+async function withMountedImage<T>(i: BootArtifactsInputs, work: string, fn: (root: string) => Promise<T>): Promise<T> {
+    const reg = parseRef(i.ref).registry;
+    const storage = path.join(work, "storage");
+    const buildah: Buildah = (args, opts) =>
+        run("buildah", ["--root", path.join(storage, "root"), "--runroot", path.join(storage, "run"), "--storage-driver", "vfs", ...args], {
+            timeoutMs: opts?.timeoutMs ?? 30 * 60_000,
+            secrets: i.registryAuth ? [i.registryAuth.password] : [],
+        });
+    let container: string | undefined;
+    try {
+        container = await withAuthFile(reg, i.registryAuth, async (authFile) =>
+            (await buildah(["from", "--quiet", "--pull=always", "--isolation", "chroot", ...containerToolFlags(reg, authFile), `docker://${i.ref}`])).stdout.trim(),
+        );
+        const root = (await buildah(["mount", container])).stdout.trim();
+        return await fn(root);
+    } finally {
+        if (container) await buildah(["rm", container]).catch(() => undefined);
+        await buildah(["rmi", "--all", "--force"]).catch(() => undefined); // the temp storage root goes with `work`
+    }
+}
+
+async function build(i: BootArtifactsInputs): Promise<BootArtifactsOutputs> {
+    const digest = parseRef(i.ref).digest!;
+    const prefix = bootArtifactPrefix(i.image, digest);
+    const c = { ...i.s3, ...i.credentials };
+    const compression = i.compression ?? "zstd";
+    const excludes = ["boot/*"];
+    // A rootfs is hundreds of MiB: IMAGE_FACTORY_SCRATCH moves the scratch space off a small /tmp.
+    return withTempDir("if-boot-", async (work) => {
+        const out = path.join(work, "out");
+        await fs.mkdir(out);
+        const kernelVersion = await withMountedImage(i, work, async (root) => {
+            const boot = await fs.readdir(path.join(root, "boot")).catch(() => [] as string[]);
+            const version = pickKernel(boot);
+            if (!version) throw new Error(`image ${i.ref} has no kernel with an initrd in /boot (vmlinuz-<version> and initrd.img-<version>); found: ${boot.join(", ") || "nothing"}`);
+            await fs.copyFile(path.join(root, "boot", `vmlinuz-${version}`), path.join(out, "kernel"));
+            await fs.copyFile(path.join(root, "boot", `initrd.img-${version}`), path.join(out, "initrd"));
+            await run(
+                "mksquashfs",
+                [root, path.join(out, "rootfs"), "-noappend", "-no-progress", "-quiet", "-comp", compression, "-mkfs-time", "0", "-wildcards", "-e", ...excludes],
+                { timeoutMs: 60 * 60_000 },
+            );
+            return version;
+        });
+        const sources: Record<string, string> = { kernel: `/boot/vmlinuz-${kernelVersion}`, initrd: `/boot/initrd.img-${kernelVersion}`, rootfs: "/ (squashfs)" };
+        const artifacts: BootArtifact[] = [];
+        for (const name of ["kernel", "initrd", "rootfs"] as const) {
+            const file = path.join(out, name);
+            const r = await uploadFile(c, { bucket: i.bucket, key: `${prefix}${name}`, file, metadata: { image: i.image, digest } });
+            artifacts.push({ name, key: r.key, url: objectUrl(i.s3, i.bucket, r.key), size: r.size, sha256: r.sha256 });
+        }
+        const manifest: BootManifest = {
+            schemaVersion: 1,
+            image: i.image,
+            ref: i.ref,
+            digest,
+            kernelVersion,
+            artifacts: artifacts.map((a) => ({ name: a.name, size: a.size, sha256: a.sha256, source: sources[a.name] })),
+            rootfs: { format: "squashfs", compression, excludes },
+            createdBy: CREATED_BY,
+        };
+        const manifestFile = path.join(out, "manifest.json");
+        await fs.writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+        const m = await uploadFile(c, { bucket: i.bucket, key: `${prefix}manifest.json`, file: manifestFile, contentType: "application/json", metadata: { image: i.image, digest } });
+        const [kernel, initrd, rootfs] = artifacts;
+        return {
+            ...i,
+            compression,
+            digest,
+            prefix,
+            kernelVersion,
+            kernel,
+            initrd,
+            rootfs,
+            manifest: { name: "manifest.json", key: m.key, url: objectUrl(i.s3, i.bucket, m.key), size: m.size, sha256: await sha256File(manifestFile) },
+        };
+    }, process.env.IMAGE_FACTORY_SCRATCH ?? os.tmpdir());
+}
+
+export const provider: ProviderImpl = {
+    async check(_olds, news) {
+        const failures: Array<{ property: string; reason: string }> = [];
+        if (!isUnknown(news.image) && !(typeof news.image === "string" && IMAGE_NAME.test(news.image))) {
+            failures.push({ property: "image", reason: `image must be an image name (a-z, 0-9, ".", "_", "-"), got ${JSON.stringify(news.image)}` });
+        }
+        if (!isUnknown(news.ref)) {
+            try {
+                if (!parseRef(String(news.ref)).digest) throw new Error(`must be pinned by digest (<registry>/<repository>@sha256:…), got ${JSON.stringify(news.ref)}`);
+            } catch (e) {
+                failures.push({ property: "ref", reason: `ref ${(e as Error).message}` });
+            }
+        }
+        if (!isUnknown(news.compression) && news.compression !== undefined && !SQUASHFS_COMPRESSIONS.includes(news.compression)) {
+            failures.push({ property: "compression", reason: `compression must be one of ${SQUASHFS_COMPRESSIONS.join(", ")}, got ${JSON.stringify(news.compression)}` });
+        }
+        return { inputs: news, failures };
+    },
+    async diff(_id, olds, news) {
+        const changes = changedKeys(olds, news, ["image", "ref", "bucket", "s3", "compression", "credentials", "registryAuth"]);
+        // A new digest is a new set under a new prefix; the old one is deleted after.
+        return { changes: changes.length > 0, replaces: changes.filter((k) => ["image", "ref", "bucket", "s3", "compression"].includes(k)), deleteBeforeReplace: false };
+    },
+    async create(inputs) {
+        const outs = await build(inputs as BootArtifactsInputs);
+        return { id: `s3://${outs.bucket}/${outs.prefix}`, outs };
+    },
+    async update(_id, olds, news) {
+        // Only credentials changed: the objects stay as they are.
+        return { outs: { ...(olds as BootArtifactsOutputs), credentials: news.credentials, registryAuth: news.registryAuth } };
+    },
+    async read(id, props) {
+        const p = props as BootArtifactsOutputs;
+        const c = { ...p.s3, ...p.credentials };
+        const head = await s3Call(c, `reading ${id}manifest.json`, () => headObject(c, p.bucket, p.manifest.key));
+        if (!head) return { id: "", props: {} };
+        return { id, props: { ...p, manifest: { ...p.manifest, size: head.size, sha256: head.sha256 ?? "" } } };
+    },
+    async delete(_id, props) {
+        const p = props as BootArtifactsOutputs;
+        const c = { ...p.s3, ...p.credentials };
+        // The manifest first: a set without one reads as incomplete, never as complete.
+        for (const a of [p.manifest, p.kernel, p.initrd, p.rootfs]) await deleteAllVersions(c, p.bucket, a.key);
+    },
+};

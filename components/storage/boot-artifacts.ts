@@ -1,0 +1,55 @@
+import * as pulumi from "@pulumi/pulumi";
+import { providerFor } from "../dynamic";
+import type { RegistryAuth } from "../registry/client";
+import type { BootArtifact, SQUASHFS_COMPRESSIONS } from "./boot-artifacts.provider";
+import type { S3Credentials, S3Location } from "./s3";
+
+export interface BootArtifactsArgs {
+    /** The image's name: keys are <image>/<digest>/{kernel,initrd,rootfs,manifest.json}. */
+    image: pulumi.Input<string>;
+    /** The released image, by digest: <registry>/<repository>@sha256:… */
+    ref: pulumi.Input<string>;
+    registryAuth?: pulumi.Input<RegistryAuth>;
+    /** The boot-images bucket. */
+    bucket: pulumi.Input<string>;
+    s3: pulumi.Input<S3Location>;
+    credentials: pulumi.Input<S3Credentials>;
+    compression?: pulumi.Input<(typeof SQUASHFS_COMPRESSIONS)[number]>;
+}
+
+/**
+ * The kernel, initrd and squashfs rootfs of a released image, with a manifest of
+ * their sizes and sha256s, in the boot-images bucket. Registry and S3 credentials
+ * stay secret in state.
+ */
+export class BootArtifacts extends pulumi.dynamic.Resource {
+    declare readonly digest: pulumi.Output<string>;
+    declare readonly prefix: pulumi.Output<string>;
+    declare readonly kernelVersion: pulumi.Output<string>;
+    declare readonly kernel: pulumi.Output<BootArtifact>;
+    declare readonly initrd: pulumi.Output<BootArtifact>;
+    declare readonly rootfs: pulumi.Output<BootArtifact>;
+    declare readonly manifest: pulumi.Output<BootArtifact>;
+
+    constructor(name: string, args: BootArtifactsArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            providerFor("@image-factory/components/storage/boot-artifacts.provider"),
+            name,
+            {
+                ...args,
+                credentials: pulumi.secret(args.credentials),
+                registryAuth: args.registryAuth === undefined ? undefined : pulumi.secret(args.registryAuth),
+                digest: undefined,
+                prefix: undefined,
+                kernelVersion: undefined,
+                kernel: undefined,
+                initrd: undefined,
+                rootfs: undefined,
+                manifest: undefined,
+            },
+            { ...opts, additionalSecretOutputs: ["credentials", "registryAuth"] },
+            "image-factory",
+            "BootArtifacts",
+        );
+    }
+}

@@ -179,7 +179,8 @@ export const provider: ProviderImpl = {
         if (!isUnknown(news.compression) && news.compression !== undefined && !SQUASHFS_COMPRESSIONS.includes(news.compression)) {
             failures.push({ property: "compression", reason: `compression must be one of ${SQUASHFS_COMPRESSIONS.join(", ")}, got ${JSON.stringify(news.compression)}` });
         }
-        return { inputs: news, failures };
+        // The default goes into the inputs, so that the stored outputs (which carry it) compare equal next time.
+        return { inputs: { ...news, compression: news.compression ?? "zstd" }, failures };
     },
     async diff(_id, olds, news) {
         const changes = changedKeys(olds, news, ["image", "ref", "bucket", "s3", "compression", "credentials", "registryAuth"]);

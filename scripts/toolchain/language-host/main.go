@@ -306,7 +306,9 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 	args = append(args, req.Info.ProgramDirectory)
 	args = append(args, req.Args...)
 	cmd := exec.Command("node", args...)
-	cmd.Dir = req.Pwd
+	// A plugin runs in its own folder (the policy pack reads its package.json from
+	// the working directory), not in the program's (req.Pwd).
+	cmd.Dir = req.Info.ProgramDirectory
 	cmd.Env = opts.env(req.Env)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {

@@ -10,3 +10,4 @@ export const schemaVersion = outputs.schemaVersion;
 export const site = outputs.site;
 export const registry = outputs.registry;
 export const images = outputs.images;
+export const disks = outputs.disks;

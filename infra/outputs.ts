@@ -19,16 +19,38 @@ export interface ImageOutput {
     definitionHash: string;
 }
 
+/** A factory pre-staged disk artifact. */
+export interface DiskOutput {
+    /** Absolute path of the artifact on the deploying machine. */
+    path: string;
+    format: "raw" | "qcow2";
+    /** sha256 of the artifact file (hex). */
+    sha256: string;
+    /** Size of the artifact file in bytes (raw: the disk size). */
+    size: number;
+    /** Bytes the artifact occupies (it is sparse). */
+    allocatedSize: number;
+    /** The data partition: first and last sector (512 B), inclusive; GPT label; filesystem. */
+    partition: { start: number; end: number; label: string; filesystem: "xfs" | "ext4" };
+    /** Each image on the partition: its ref by digest and its archive there. */
+    manifest: Array<{ contentSet: string; ref: string; digest: string; archive: string; archiveSha256: string }>;
+    /** Ignition config fragment (spec 3.2.0) that installs the units loading the archives. */
+    ignition: string;
+}
+
 export interface StackOutputsV1 {
     schemaVersion: 1;
     site: { name: string; role: string };
     registry: { url: string };
     images: Record<string, ImageOutput>;
+    disks: Record<string, DiskOutput>;
 }
 
 /** What infra/site.ts produces for the outputs. */
 export interface SiteResult {
     images: pulumi.Input<Record<string, pulumi.Input<ImageOutput>>>;
+    /** From deployPrestage (infra/prestage.ts); none when absent. */
+    disks?: pulumi.Input<Record<string, pulumi.Input<DiskOutput>>>;
 }
 
 export function stackOutputs(config: SiteConfig, site: SiteResult) {
@@ -37,5 +59,6 @@ export function stackOutputs(config: SiteConfig, site: SiteResult) {
         site: { name: config.site.name, role: config.site.role },
         registry: { url: config.registry.url },
         images: site.images,
+        disks: site.disks ?? {},
     };
 }

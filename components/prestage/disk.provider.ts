@@ -8,7 +8,7 @@ import { changedKeys, isUnknown } from "../dynamic";
 import { parseRef, RegistryClient } from "../registry/client";
 import { buildDisk, sha256File, statArtifact, type DiskSpec, type ExtraFile } from "./build";
 import { FILESYSTEMS, FORMATS, parseSize } from "./layout";
-import { RESERVED_NAMES } from "./tooling";
+import { LABEL, PARTITION_PATH, RESERVED_NAMES, SET_NAME } from "./tooling";
 
 /** What the resource passes: DiskSpec with the disk size as written ("8GiB" or bytes). */
 export interface DiskInputs extends Omit<DiskSpec, "sizeBytes"> {
@@ -20,9 +20,6 @@ export interface DiskInputs extends Omit<DiskSpec, "sizeBytes"> {
 /** Inputs whose change remakes the disk at the same path. */
 const REBUILD_KEYS = ["diskSize", "format", "label", "filesystem", "headroomPercent", "mountPoint", "contentSets", "extraFiles"];
 
-export const LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,11}$/;
-export const SET_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+@=-]+(\/[A-Za-z0-9._+@=-]+)*$/;
 
 type Failure = { property: string; reason: string };
 
@@ -94,7 +91,7 @@ async function checkInputs(news: Record<string, any>): Promise<{ inputs: Record<
                 news.extraFiles.map(async (f: any, i: number) => {
                     const key = `extraFiles[${i}]`;
                     if (isUnknown(f) || isUnknown(f?.path) || isUnknown(f?.content) || isUnknown(f?.source)) return f;
-                    if (typeof f?.path !== "string" || !REL_PATH.test(f.path)) {
+                    if (typeof f?.path !== "string" || !PARTITION_PATH.test(f.path)) {
                         fail(`${key}.path`, `must be a relative path on the partition (letters, digits, . _ + @ = -), got ${JSON.stringify(f?.path)}`);
                         return f;
                     }

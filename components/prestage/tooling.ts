@@ -13,6 +13,13 @@ export const SERVICE_NAME = "prestage-load.service";
 export const RESERVED_NAMES = [LOAD_LIST, LOAD_SCRIPT, MANIFEST_FILE, IGNITION_FILE, SYSTEMD_DIR];
 export const DEFAULT_MOUNT_POINT = "/var/mnt/prestage";
 
+/** A partition label: GPT allows more, the XFS label (which gets the same name) 12 characters. */
+export const LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,11}$/;
+/** A content set: a folder at the partition's root. */
+export const SET_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** A file's path on the partition: relative, no "." or ".." parts, characters the load list and protofile carry. */
+export const PARTITION_PATH = /^(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+@=-]+(\/[A-Za-z0-9._+@=-]+)*$/;
+
 export interface LoadEntry {
     /** Archive path relative to the partition root, e.g. "ai-images/demo_httpd_1a2b….tar". */
     archive: string;

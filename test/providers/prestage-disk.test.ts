@@ -5,7 +5,7 @@
 import { existsSync, promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { run } from "../../components/exec";
 import { readPartitionTable, sha256File } from "../../components/prestage/build";
 import { provider } from "../../components/prestage/disk.provider";
@@ -262,6 +262,25 @@ describe("PreStagedDisk provider", () => {
                 ["contentSets.images.list", "contentSets.ok[0]", "diskSize", "extraFiles[0].path", "extraFiles[1]", "extraFiles[2].source", "filesystem", "format", "label", "path"].sort(),
             );
             expect(r.failures!.find((f) => f.property === "extraFiles[2].source")!.reason).toBe("cannot read /nonexistent/file: ENOENT");
+        });
+
+        it("a failure after the archives were fetched leaves nothing behind", async () => {
+            const dir = path.join(work, "late");
+            const source = path.join(work, "extra.bin");
+            await fs.writeFile(source, "extra");
+            const news = await checked({ path: path.join(dir, "d.raw"), extraFiles: [{ path: "extra.bin", source }] });
+            // Replaced by a folder between preview and up: found at the start, unreadable when staged after the fetch.
+            await fs.rm(source);
+            await fs.mkdir(source);
+            const logged: string[] = [];
+            const spy = vi.spyOn(console, "log").mockImplementation((l: string) => void logged.push(l));
+            try {
+                await expect(provider.create(news)).rejects.toThrow(/EISDIR/);
+            } finally {
+                spy.mockRestore();
+            }
+            expect(logged.filter((l) => l.startsWith("prestage: archived "))).toHaveLength(3);
+            await assertNothingWritten(dir);
         });
 
         it("an interrupted build's leftovers are swept by the next build", async () => {

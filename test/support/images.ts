@@ -9,6 +9,18 @@ import { gzipSync } from "node:zlib";
 import { run } from "../../components/exec";
 import { RegistryClient, sha256Digest } from "../../components/registry/client";
 
+/** An OCI image manifest for one config blob and one layer blob. */
+export function ociManifest(config: Buffer, layer: Buffer, layerMediaType: string): Buffer {
+    return Buffer.from(
+        JSON.stringify({
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256Digest(config), size: config.length },
+            layers: [{ mediaType: layerMediaType, digest: sha256Digest(layer), size: layer.length }],
+        }),
+    );
+}
+
 export interface PushedImage {
     /** registry/repository@sha256:… */
     ref: string;
@@ -48,14 +60,7 @@ export async function pushImage(
                 rootfs: { type: "layers", diff_ids: [sha256Digest(tar)] },
             }),
         );
-        const manifest = Buffer.from(
-            JSON.stringify({
-                schemaVersion: 2,
-                mediaType: "application/vnd.oci.image.manifest.v1+json",
-                config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256Digest(config), size: config.length },
-                layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: sha256Digest(layer), size: layer.length }],
-            }),
-        );
+        const manifest = ociManifest(config, layer, "application/vnd.oci.image.layer.v1.tar+gzip");
         const client = new RegistryClient(registry);
         await client.putBlob(repository, sha256Digest(layer), layer);
         await client.putBlob(repository, sha256Digest(config), config);

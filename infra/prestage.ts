@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { PreStagedDisk } from "../components/prestage/disk";
 import type { SiteConfig } from "./config";
-import type { DiskOutput } from "./outputs";
+import type { DiskOutput, ImageOutput } from "./outputs";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 export const DEFAULT_DISK_DIR = path.join(PROJECT_ROOT, ".local/artifacts/disks");
@@ -35,8 +35,14 @@ export function resolveContentSets(disk: string, contentSets: Record<string, str
     return out;
 }
 
+/** Catalog image name → its released ref by digest, from the `images` stack output. */
+export function releasedRefs(images: pulumi.Input<Record<string, pulumi.Input<ImageOutput>>>): pulumi.Output<Record<string, string>> {
+    return pulumi.output(images).apply((all) => Object.fromEntries(Object.entries(all).map(([name, image]) => [name, image.ref])));
+}
+
 /**
- * Declares the configured disks. `releasedImageRefs` maps catalog image names
+ * Declares the configured disks. In infra/site.ts:
+ *   `return { images, disks: deployPrestage(config, releasedRefs(images)) };` `releasedImageRefs` maps catalog image names
  * to their released refs by digest (the image pipeline's output).
  */
 export function deployPrestage(

@@ -197,7 +197,7 @@ function toolingFiles(spec: DiskSpec): Array<{ path: string; content: string; mo
 }
 
 /** Removes what an interrupted build of `artifact` left next to it. */
-async function sweepStaleTemps(artifact: string): Promise<void> {
+export async function sweepStaleTemps(artifact: string): Promise<void> {
     const dir = path.dirname(artifact);
     const prefix = `.${path.basename(artifact)}.`;
     for (const entry of await fs.readdir(dir).catch(() => [] as string[])) {

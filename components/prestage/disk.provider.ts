@@ -6,7 +6,7 @@ import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { parseRef, RegistryClient } from "../registry/client";
-import { buildDisk, sha256File, statArtifact, type DiskSpec, type ExtraFile } from "./build";
+import { buildDisk, sha256File, statArtifact, sweepStaleTemps, type DiskSpec, type ExtraFile } from "./build";
 import { FILESYSTEMS, FORMATS, parseSize } from "./layout";
 import { LABEL, PARTITION_PATH, RESERVED_NAMES, SET_NAME } from "./tooling";
 
@@ -167,5 +167,6 @@ export const provider: ProviderImpl = {
     },
     async delete(id) {
         await fs.rm(id, { force: true });
+        await sweepStaleTemps(id);
     },
 };

@@ -183,12 +183,15 @@ describe("PreStagedDisk provider", () => {
             expect(await fs.readdir(path.dirname(outs.path))).toEqual(["site.raw"]);
         });
 
-        it("read sees the file; delete removes it; read then reports it gone", async () => {
+        it("read sees the file; delete removes it (and a killed build's leftovers); read then reports it gone", async () => {
             const seen = await provider.read!(outs.path, outs);
             expect(seen.id).toBe(outs.path);
             expect(seen.props!.sha256).toBe(await sha256File(outs.path));
+            // A build killed mid-way left its temp folder: delete takes it too.
+            await fs.mkdir(path.join(path.dirname(outs.path), ".site.raw.4242-dead.tmp"));
             await provider.delete(outs.path, outs);
             expect(existsSync(outs.path)).toBe(false);
+            expect(await fs.readdir(path.dirname(outs.path))).toEqual([]);
             expect((await provider.read!(outs.path, outs)).id).toBe("");
         });
     });

@@ -5,7 +5,7 @@ import { parse } from "yaml";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, parseSiteConfig, type RawConfig } from "../../infra/config";
-import { DEFAULT_DISK_DIR, deployPrestage, PROJECT_ROOT, resolveContentSets } from "../../infra/prestage";
+import { DEFAULT_DISK_DIR, deployPrestage, PROJECT_ROOT, releasedRefs, resolveContentSets } from "../../infra/prestage";
 
 const D = `sha256:${"cd".repeat(32)}`;
 const base = { site: { name: "local", role: "local" }, registry: { url: "127.0.0.1:5000", namespace: "demo" } };
@@ -131,6 +131,12 @@ describe("deployPrestage (mocks)", () => {
             "test",
             false,
         );
+    });
+
+    it("releasedRefs maps the images output to name → ref", async () => {
+        const image = { ref: `127.0.0.1:5000/demo/httpd@${D}`, digest: D, tags: ["1.0"], version: "1.0", parent: null, definitionHash: D };
+        const refs = await new Promise<any>((resolve) => releasedRefs({ httpd: pulumi.output(image) }).apply(resolve));
+        expect(refs).toEqual({ httpd: `127.0.0.1:5000/demo/httpd@${D}` });
     });
 
     it("declares one PreStagedDisk per configured disk, with released refs and a secret password", async () => {

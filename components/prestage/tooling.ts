@@ -156,6 +156,8 @@ Before=crio.service kubelet.service
 Type=oneshot
 RemainAfterExit=yes
 Environment=PRESTAGE_DIR=${o.mountPoint}
+# skopeo unpacks each archive to a temp folder while loading it: on disk, not in the tmpfs /tmp.
+Environment=TMPDIR=/var/tmp
 ExecStart=/bin/sh ${o.mountPoint}/${LOAD_SCRIPT}
 
 [Install]

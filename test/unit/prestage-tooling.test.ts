@@ -1,3 +1,6 @@
+import { existsSync, promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../../components/exec";
 import { mountUnitName, renderIgnition, renderLoadList, renderLoadScript, renderSystemdUnits } from "../../components/prestage/tooling";
@@ -47,8 +50,21 @@ describe("load tooling", () => {
         expect(service.enabled).toBe(true);
         expect(service.contents).toContain("Requires=var-mnt-prestage.mount\n");
         expect(service.contents).toContain("Before=crio.service kubelet.service\n");
-        expect(service.contents).toContain("Type=oneshot\nRemainAfterExit=yes\nEnvironment=PRESTAGE_DIR=/var/mnt/prestage\nExecStart=/bin/sh /var/mnt/prestage/prestage-load.sh\n");
+        expect(service.contents).toContain("Type=oneshot\nRemainAfterExit=yes\nEnvironment=PRESTAGE_DIR=/var/mnt/prestage\n");
+        expect(service.contents).toContain("Environment=TMPDIR=/var/tmp\nExecStart=/bin/sh /var/mnt/prestage/prestage-load.sh\n");
         expect(service.contents).toContain("[Install]\nWantedBy=multi-user.target\n");
+    });
+
+    it.skipIf(!existsSync("/usr/bin/systemd-analyze"))("systemd-analyze verify accepts both units", async () => {
+        const dir = await fs.mkdtemp(path.join(os.tmpdir(), "if-units-"));
+        try {
+            const units = renderSystemdUnits({ label: "data", filesystem: "xfs", mountPoint: "/var/mnt/prestage" });
+            for (const u of units) await fs.writeFile(path.join(dir, u.name), u.contents);
+            const r = await run("systemd-analyze", ["verify", "--man=no", ...units.map((u) => path.join(dir, u.name))]);
+            expect(r.stderr.trim()).toBe("");
+        } finally {
+            await fs.rm(dir, { recursive: true, force: true });
+        }
     });
 
     it("the ignition snippet (spec 3.2.0) installs both units and enables the service", () => {

@@ -271,14 +271,14 @@ export async function buildDisk(spec: DiskSpec, opts: BuildOptions = {}): Promis
         await fs.rm(stage, { recursive: true, force: true });
 
         // 5. The disk: filesystem at the partition offset, GPT around it.
-        const artifact = await timed("assemble", opts, () => assembleDisk(spec, layout, raw, work));
+        const { artifact, sha256: known } = await timed("assemble", opts, () => assembleDisk(spec, layout, raw, work));
 
         // 6. Durable, hashed, renamed into place.
         return await timed("finish", opts, async () => {
             const handle = await fs.open(artifact, "r+");
             await handle.datasync();
             await handle.close();
-            const sha256 = await sha256File(artifact);
+            const sha256 = known ?? (await sha256File(artifact));
             const st = await fs.stat(artifact);
             await fs.rename(artifact, spec.path);
             const dirHandle = await fs.open(path.dirname(spec.path), "r");
@@ -508,9 +508,37 @@ export async function punchZeroRuns(file: string, offset: number, length: number
 }
 
 /** Turns the filesystem image into the disk, in place when the host filesystem can insert a range. */
-async function assembleDisk(spec: DiskSpec, layout: Layout, fsImage: string, work: string): Promise<string> {
+/**
+ * The sha256 of the disk that assembleDisk will make, from its pieces: GPT
+ * head, zeros, the filesystem image, zeros, GPT tail. Computed while the image
+ * is still in the page cache (inserting a range drops it); the tests check it
+ * against the finished file.
+ */
+async function sha256OfDisk(layout: Layout, gpt: { head: Buffer; tail: Buffer }, fsImage: string): Promise<string> {
+    const h = createHash("sha256");
+    const zeros = Buffer.alloc(4 * 1024 * 1024);
+    const zeroFill = (n: number) => {
+        for (let left = n; left > 0; left -= zeros.length) h.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+    };
+    h.update(gpt.head);
+    zeroFill(layout.partition.offsetBytes - gpt.head.length);
+    let fsBytes = 0;
+    for await (const chunk of createReadStream(fsImage, { highWaterMark: 4 * 1024 * 1024 })) {
+        h.update(chunk as Buffer);
+        fsBytes += (chunk as Buffer).length;
+    }
+    zeroFill(layout.diskBytes - gpt.tail.length - layout.partition.offsetBytes - fsBytes);
+    h.update(gpt.tail);
+    return h.digest("hex");
+}
+
+/** Turns the filesystem image into the disk artifact; returns it with its sha256 when already known. */
+async function assembleDisk(spec: DiskSpec, layout: Layout, fsImage: string, work: string): Promise<{ artifact: string; sha256?: string }> {
     const disk = fsImage;
     const offset = layout.partition.offsetBytes;
+    const { startSector, endSector } = layout.partition;
+    const gpt = renderGpt({ totalSectors: layout.totalSectors, startSector, endSector, label: spec.label, diskGuid: randomUUID(), partitionGuid: randomUUID() });
+    const sha256 = spec.format === "raw" ? await sha256OfDisk(layout, gpt, fsImage) : undefined;
     try {
         // Shifts the filesystem's blocks to the partition offset without copying them.
         await run("fallocate", ["--insert-range", "--offset", "0", "--length", String(offset), disk]);
@@ -523,8 +551,6 @@ async function assembleDisk(spec: DiskSpec, layout: Layout, fsImage: string, wor
         await fs.rename(copy, disk);
     }
     await fs.truncate(disk, layout.diskBytes);
-    const { startSector, endSector } = layout.partition;
-    const gpt = renderGpt({ totalSectors: layout.totalSectors, startSector, endSector, label: spec.label, diskGuid: randomUUID(), partitionGuid: randomUUID() });
     const handle = await fs.open(disk, "r+");
     try {
         await handle.write(gpt.head, 0, gpt.head.length, 0);
@@ -536,12 +562,12 @@ async function assembleDisk(spec: DiskSpec, layout: Layout, fsImage: string, wor
     if (table.start !== startSector || table.end !== endSector || table.name !== spec.label || !table.valid) {
         throw new Error(`${disk}: the written partition table does not match the plan: ${JSON.stringify(table)}`);
     }
-    if (spec.format === "raw") return disk;
+    if (spec.format === "raw") return { artifact: disk, sha256 };
     const qcow2 = path.join(work, "disk.qcow2");
     await run("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", disk, qcow2]);
     await run("qemu-img", ["check", "-f", "qcow2", qcow2]);
     await fs.rm(disk);
-    return qcow2;
+    return { artifact: qcow2 };
 }
 
 export interface PartitionTable {

@@ -11,7 +11,7 @@ import { readPartitionTable, sha256File } from "../../components/prestage/build"
 import { provider } from "../../components/prestage/disk.provider";
 import { RegistryClient } from "../../components/registry/client";
 import { freePort } from "../../scripts/services/registry";
-import { pushImage, type PushedImage } from "../support/images";
+import { pushImage, pushIndex, type PushedImage } from "../support/images";
 import { testRegistry } from "../support/registry";
 
 type Reg = Awaited<ReturnType<typeof testRegistry>>;
@@ -212,6 +212,31 @@ describe("PreStagedDisk provider", () => {
             for (const m of outs.manifest) expect(await sha256File(path.join(mnt, m.archive))).toBe(m.archiveSha256);
         });
         await provider.delete(target, outs);
+    });
+
+    it("a multi-platform index is archived whole (same digest) and loads idempotently", async () => {
+        const amd = await pushImage(reg.address, "demo/multi", "amd64", { "etc/arch": "amd64\n" });
+        const arm = await pushImage(reg.address, "demo/multi", "arm64", { "etc/arch": "arm64\n" });
+        const index = await pushIndex(reg.address, "demo/multi", "1.0", [
+            { image: amd, architecture: "amd64" },
+            { image: arm, architecture: "arm64" },
+        ]);
+        const target = path.join(work, "multi", "m.raw");
+        const { outs } = await provider.create(await checked({ path: target, filesystem: "ext4", diskSize: "128MiB", contentSets: { multi: [index.ref] } }));
+        expect(outs.manifest).toMatchObject([{ digest: index.digest, mediaType: "application/vnd.oci.image.index.v1+json" }]);
+        const storage = await fs.mkdtemp(path.join(os.tmpdir(), "if-storage-"));
+        const env = { PRESTAGE_STORAGE: `containers-storage:[vfs@${storage}/root+${storage}/runroot]` };
+        try {
+            await withPartitionMounted(target, outs.partition.offsetBytes, outs.partition.sizeBytes, async (mnt) => {
+                const index_ = JSON.parse((await run("tar", ["-xOf", path.join(mnt, outs.manifest[0].archive), "index.json"])).stdout);
+                expect(index_.manifests[0].digest).toBe(index.digest);
+                expect((await run("sh", [path.join(mnt, "prestage-load.sh")], { env })).stdout).toMatch(/1 loaded, 0 already present, 0 failed/);
+                expect((await run("sh", [path.join(mnt, "prestage-load.sh")], { env })).stdout).toMatch(/0 loaded, 1 already present, 0 failed/);
+            });
+        } finally {
+            await fs.rm(storage, { recursive: true, force: true });
+            await provider.delete(target, outs);
+        }
     });
 
     describe("clear errors, nothing written", () => {

@@ -75,3 +75,17 @@ export async function pushImage(
         await fs.rm(dir, { recursive: true, force: true });
     }
 }
+
+/** Pushes an OCI image index over `images` (already in `repository`), one platform each, tagged `tag`. */
+export async function pushIndex(registry: string, repository: string, tag: string, images: Array<{ image: PushedImage; architecture: string }>): Promise<PushedImage> {
+    const client = new RegistryClient(registry);
+    const manifests = [];
+    for (const { image, architecture } of images) {
+        const m = await client.getManifest(repository, image.digest);
+        if (!m) throw new Error(`${image.ref} is not in ${registry}/${repository}`);
+        manifests.push({ mediaType: m.mediaType, digest: m.digest, size: m.body.length, platform: { architecture, os: "linux" } });
+    }
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests }));
+    const digest = await client.putManifest(repository, tag, { body, mediaType: "application/vnd.oci.image.index.v1+json" });
+    return { ref: `${registry}/${repository}@${digest}`, digest, tagged: `${registry}/${repository}:${tag}`, bytes: body.length + images.reduce((s, i) => s + i.image.bytes, 0) };
+}

@@ -9,10 +9,11 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createReadStream, promises as fs } from "node:fs";
 import * as path from "node:path";
 import { run } from "../exec";
-import { containerToolFlags, formatRef, parseRef, RegistryClient, RegistryError, withAuthFile, type ImageRef, type RegistryAuth } from "../registry/client";
-import { FS_BLOCK, planLayout, XFS_LOG_BYTES, type DiskFormat, type Filesystem, type Layout } from "./layout";
+import { fetchArchives, resolveImages, sha256File, tagOf, type Credentials, type ManifestEntry } from "./archives";
+import { makeFilesystem } from "./filesystem";
 import { renderGpt } from "./gpt";
-import { renderXfsProtofile, type StagedFile } from "./protofile";
+import { planLayout, type DiskFormat, type Filesystem, type Layout } from "./layout";
+import type { StagedFile } from "./protofile";
 import {
     IGNITION_FILE,
     LOAD_LIST,
@@ -35,11 +36,6 @@ export interface ExtraFile {
     source?: string;
 }
 
-export interface Credentials extends RegistryAuth {
-    /** host[:port] these credentials are for; other registries are read anonymously. */
-    registry: string;
-}
-
 export interface DiskSpec {
     /** Absolute path of the artifact. */
     path: string;
@@ -55,20 +51,6 @@ export interface DiskSpec {
     contentSets: Record<string, string[]>;
     extraFiles: ExtraFile[];
     credentials?: Credentials;
-}
-
-export interface ManifestEntry {
-    contentSet: string;
-    /** registry/repository@sha256:… — the name the image is loaded under. */
-    ref: string;
-    /** The reference as the content set gave it. */
-    source: string;
-    digest: string;
-    mediaType: string;
-    /** Path on the partition. */
-    archive: string;
-    archiveSha256: string;
-    archiveSize: number;
 }
 
 export interface PartitionFile {
@@ -99,91 +81,6 @@ export interface BuildOptions {
     log?: (line: string) => void;
     /** Called with each phase's duration (bench). */
     onPhase?: (phase: "resolve" | "fetch" | "filesystem" | "assemble" | "finish", ms: number) => void;
-}
-
-export interface ResolvedImage {
-    contentSet: string;
-    source: string;
-    image: ImageRef;
-    digest: string;
-    mediaType: string;
-    /** Sum of the manifest, config and layer sizes: what the archive will hold. */
-    estimatedBytes: number;
-}
-
-const INDEX_TYPES = new Set(["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"]);
-
-export const sha256Hex = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
-
-export async function sha256File(file: string): Promise<string> {
-    const h = createHash("sha256");
-    for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) h.update(chunk as Buffer);
-    return h.digest("hex");
-}
-
-function clientFor(registry: string, credentials?: Credentials): RegistryClient {
-    return new RegistryClient(registry, { auth: credentials?.registry === registry ? credentials : undefined, timeoutMs: 60_000 });
-}
-
-/** The content set's references as ImageRefs, with a clear error naming a bad one. */
-export function parseContentSets(contentSets: Record<string, string[]>): Array<{ contentSet: string; source: string; image: ImageRef }> {
-    const out = [];
-    for (const [contentSet, refs] of Object.entries(contentSets)) {
-        for (const source of refs) {
-            const image = parseRef(source);
-            if (!image.digest && !image.tag) image.tag = "latest";
-            out.push({ contentSet, source, image });
-        }
-    }
-    return out;
-}
-
-/**
- * Looks every image up in its registry: its digest (a tag is resolved), its
- * media type and how many bytes its archive will hold. A registry that does
- * not answer and an image that is not there are errors naming them.
- */
-export async function resolveImages(contentSets: Record<string, string[]>, credentials?: Credentials): Promise<ResolvedImage[]> {
-    const items = parseContentSets(contentSets);
-    const clients = new Map<string, RegistryClient>();
-    for (const registry of new Set(items.map((i) => i.image.registry))) {
-        const client = clientFor(registry, credentials);
-        await client.ping();
-        clients.set(registry, client);
-    }
-    const resolved: ResolvedImage[] = [];
-    for (const item of items) {
-        const client = clients.get(item.image.registry)!;
-        const manifest = await client.getManifest(item.image.repository, item.image.digest ?? item.image.tag!);
-        if (!manifest) {
-            throw new RegistryError(`image ${item.source} (content set ${item.contentSet}) does not exist in registry ${item.image.registry}`, 404);
-        }
-        let estimatedBytes = manifest.body.length;
-        const children = INDEX_TYPES.has(manifest.mediaType) ? (JSON.parse(manifest.body.toString()).manifests as Array<{ digest: string }>) : [];
-        const bodies = [manifest.body];
-        for (const child of children) {
-            const m = await client.getManifest(item.image.repository, child.digest);
-            if (!m) throw new RegistryError(`image ${item.source}: its index names ${child.digest}, which registry ${item.image.registry} does not have`, 404);
-            estimatedBytes += m.body.length;
-            bodies.push(m.body);
-        }
-        for (const body of bodies) {
-            const m = JSON.parse(body.toString()) as { config?: { size: number }; layers?: Array<{ size: number }> };
-            estimatedBytes += (m.config?.size ?? 0) + (m.layers ?? []).reduce((s, l) => s + l.size, 0);
-        }
-        resolved.push({ ...item, digest: manifest.digest, mediaType: manifest.mediaType, estimatedBytes });
-    }
-    return resolved;
-}
-
-/** registry/repository@digest: the name an image is archived and loaded under. */
-export function pinnedRef(image: ImageRef, digest: string): string {
-    return formatRef({ registry: image.registry, repository: image.repository, digest });
-}
-
-/** Where an image's archive goes on the partition. */
-export function archivePath(contentSet: string, image: ImageRef, digest: string): string {
-    return `${contentSet}/${image.repository.replace(/\//g, "_")}_${digest.slice("sha256:".length, "sha256:".length + 16)}.tar`;
 }
 
 /** The tooling files at the partition's root (besides the list and manifest). */
@@ -311,203 +208,6 @@ export async function buildDisk(spec: DiskSpec, opts: BuildOptions = {}): Promis
     }
 }
 
-/** The tag to add on load, when the content set named the image by tag. */
-function tagOf(m: ManifestEntry): string | undefined {
-    const src = parseRef(m.source);
-    return src.tag ? formatRef({ registry: src.registry, repository: src.repository, tag: src.tag }) : undefined;
-}
-
-async function fetchArchives(images: ResolvedImage[], stage: string, credentials: Credentials | undefined, log: (s: string) => void): Promise<ManifestEntry[]> {
-    const seen = new Set<string>();
-    const unique = images.filter((img) => {
-        const archive = archivePath(img.contentSet, img.image, img.digest);
-        if (seen.has(archive)) return false; // the same image twice in one content set
-        seen.add(archive);
-        return true;
-    });
-    // Two at a time: skopeo alternates between waiting on the registry and hashing.
-    // After a failure no new fetch starts, and both finish before the caller removes the folder.
-    const out: ManifestEntry[] = new Array(unique.length);
-    let next = 0;
-    let failed = false;
-    const worker = async () => {
-        while (next < unique.length && !failed) {
-            const i = next++;
-            try {
-                out[i] = await fetchArchive(unique[i], stage, credentials, log);
-            } catch (e) {
-                failed = true;
-                throw e;
-            }
-        }
-    };
-    const results = await Promise.allSettled([worker(), worker()]);
-    const rejected = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (rejected) throw rejected.reason;
-    return out;
-}
-
-async function fetchArchive(img: ResolvedImage, stage: string, credentials: Credentials | undefined, log: (s: string) => void): Promise<ManifestEntry> {
-    const archive = archivePath(img.contentSet, img.image, img.digest);
-    const file = path.join(stage, archive);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const ref = pinnedRef(img.image, img.digest);
-    const auth = credentials?.registry === img.image.registry ? credentials : undefined;
-    await withAuthFile(img.image.registry, auth, (authFile) =>
-        run(
-            "skopeo",
-            [
-                "copy",
-                "--quiet",
-                "--retry-times",
-                "2",
-                ...containerToolFlags(img.image.registry, authFile, "src"),
-                // An index is archived whole, so the archive keeps the registry's digest.
-                ...(INDEX_TYPES.has(img.mediaType) ? ["--all"] : []),
-                `docker://${ref}`,
-                `oci-archive:${file}:${ref}`,
-            ],
-            { timeoutMs: 60 * 60_000, secrets: auth ? [auth.password] : [] },
-        ),
-    );
-    const index = JSON.parse((await run("tar", ["-xOf", file, "index.json"])).stdout) as { manifests?: Array<{ digest: string }> };
-    const archived = index.manifests?.[0]?.digest;
-    if (archived !== img.digest) throw new Error(`archive of ${img.source} holds ${archived ?? "no manifest"}, but registry ${img.image.registry} has ${img.digest}`);
-    const st = await fs.stat(file);
-    log(`archived ${ref} → ${archive} (${st.size} bytes)`);
-    return {
-        contentSet: img.contentSet,
-        ref,
-        source: img.source,
-        digest: img.digest,
-        mediaType: img.mediaType,
-        archive,
-        archiveSha256: await sha256File(file),
-        archiveSize: st.size,
-    };
-}
-
-async function makeFilesystem(spec: DiskSpec, layout: Layout, staged: StagedFile[], stage: string, work: string, image: string): Promise<void> {
-    await fs.writeFile(image, "");
-    await fs.truncate(image, layout.filesystem.sizeBytes);
-    if (spec.filesystem === "xfs") {
-        const proto = path.join(work, "protofile");
-        await fs.writeFile(proto, renderXfsProtofile(staged));
-        await run("mkfs.xfs", [
-            "-q",
-            "-L",
-            spec.label,
-            // RHEL 8 kernels cannot mount filesystems with these newer features.
-            "-m",
-            "bigtime=0,inobtcount=0",
-            "-d",
-            `agsize=${layout.filesystem.xfsAgBytes}`,
-            "-l",
-            `size=${XFS_LOG_BYTES},agnum=1`,
-            "-p",
-            proto,
-            image,
-        ], {
-            // mkfs.xfs reads each file whole into one malloc'd buffer: huge pages halve the page faults.
-            env: { GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" },
-        });
-        await verifyXfsExtents(image, staged);
-        await run("xfs_repair", ["-n", "-f", image]);
-        await punchXfsLogZeros(image);
-    } else {
-        await run("mke2fs", [
-            "-q",
-            "-F",
-            "-t",
-            "ext4",
-            "-b",
-            String(FS_BLOCK),
-            "-L",
-            spec.label,
-            "-m",
-            "0",
-            "-i",
-            "65536",
-            "-E",
-            "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0",
-            "-d",
-            stage,
-            image,
-            `${layout.filesystem.sizeBytes / 1024}k`,
-        ]);
-        await run("e2fsck", ["-f", "-n", image]);
-    }
-}
-
-/**
- * xfsprogs 6.1 writes a protofile file's data as one piece at its first
- * extent: only a file that is exactly one extent covering its size was written
- * correctly (and wrote nothing else). Checks every file.
- */
-export async function verifyXfsExtents(image: string, staged: StagedFile[]): Promise<void> {
-    const files = staged.filter((f) => f.size > 0);
-    if (files.length === 0) return;
-    const args = ["-r"];
-    for (const f of files) args.push("-c", `path /${f.path}`, "-c", "print core.size", "-c", "bmap");
-    const out = (await run("xfs_db", [...args, image])).stdout;
-    const blocks = out.split(/^core\.size = /m).slice(1);
-    if (blocks.length !== files.length) throw new Error(`xfs_db listed ${blocks.length} of ${files.length} files in the new filesystem:\n${out.slice(0, 2000)}`);
-    files.forEach((f, i) => {
-        const size = Number(blocks[i].split("\n")[0]);
-        const extents = [...blocks[i].matchAll(/^data offset (\d+) startblock \d+ \([^)]*\) count (\d+)/gm)];
-        const covered = extents.length === 1 && Number(extents[0][1]) === 0 && Number(extents[0][2]) * FS_BLOCK >= size;
-        if (size !== f.size || !covered) {
-            throw new Error(
-                `mkfs.xfs did not place ${f.path} (${f.size} bytes) in one extent (size ${size}, ${extents.length} extents); ` +
-                    "the filesystem is not trustworthy. Use filesystem ext4, or more headroom.",
-            );
-        }
-    });
-}
-
-/**
- * mkfs.xfs zero-fills the log (as unwritten extents, which count as allocated
- * and which `fallocate --dig-holes` skips): its all-zero runs become holes, so
- * the disk stays sparse. The bytes read back the same.
- */
-async function punchXfsLogZeros(image: string): Promise<void> {
-    const sb = (await run("xfs_db", ["-r", "-c", "sb 0", "-c", "print logstart logblocks agblocks agblklog", image])).stdout;
-    const v = Object.fromEntries([...sb.matchAll(/^(\w+) = (\d+)/gm)].map((m) => [m[1], Number(m[2])]));
-    const agno = Math.floor(v.logstart / 2 ** v.agblklog);
-    const agbno = v.logstart - agno * 2 ** v.agblklog;
-    await punchZeroRuns(image, (agno * v.agblocks + agbno) * FS_BLOCK, v.logblocks * FS_BLOCK);
-}
-
-/** Punches holes over the runs of all-zero blocks (at least 64 KiB long) in [offset, offset+length) of `file`. */
-export async function punchZeroRuns(file: string, offset: number, length: number): Promise<number> {
-    const runs: Array<[number, number]> = [];
-    const handle = await fs.open(file, "r");
-    try {
-        const chunk = Buffer.alloc(1024 * 1024);
-        const zeroBlock = Buffer.alloc(FS_BLOCK);
-        let runStart = -1;
-        for (let pos = offset; pos < offset + length; pos += chunk.length) {
-            const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, offset + length - pos), pos);
-            for (let b = 0; b < bytesRead; b += FS_BLOCK) {
-                const block = chunk.subarray(b, Math.min(b + FS_BLOCK, bytesRead));
-                const zero = block.equals(zeroBlock.subarray(0, block.length));
-                if (zero && runStart < 0) runStart = pos + b;
-                if (!zero && runStart >= 0) {
-                    runs.push([runStart, pos + b - runStart]);
-                    runStart = -1;
-                }
-            }
-        }
-        if (runStart >= 0) runs.push([runStart, offset + length - runStart]);
-    } finally {
-        await handle.close();
-    }
-    const worth = runs.filter(([, len]) => len >= 64 * 1024);
-    for (const [start, len] of worth) await run("fallocate", ["--punch-hole", "--offset", String(start), "--length", String(len), file]);
-    return worth.reduce((sum, [, len]) => sum + len, 0);
-}
-
-/** Turns the filesystem image into the disk, in place when the host filesystem can insert a range. */
 /**
  * The sha256 of the disk that assembleDisk will make, from its pieces: GPT
  * head, zeros, the filesystem image, zeros, GPT tail. Computed while the image

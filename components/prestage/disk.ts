@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { providerFor } from "../dynamic";
-import type { BuiltDisk, ManifestEntry, PartitionFile } from "./build";
+import type { ManifestEntry } from "./archives";
+import type { BuiltDisk, PartitionFile } from "./build";
 import type { DiskFormat, Filesystem } from "./layout";
 import { DEFAULT_MOUNT_POINT } from "./tooling";
 

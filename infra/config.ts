@@ -10,9 +10,11 @@ import { DEFAULT_BUILDER_PACKAGES } from "../components/acp/render/builder-vm";
 import { TEST_MODES, type TestMode, type ToolImages } from "../components/acp/render/pipeline";
 import { OPERATOR_NAMES, OPERATORS, type OperatorName } from "../components/acp/render/services";
 import { REGISTRY_MODES, type RegistryMode } from "../components/registry/render";
-import { isLoopback } from "../components/registry/client";
 import { ARTIFACT_STORE_KINDS, DEFAULT_BUCKETS, type ArtifactStoreKind, type BucketNames } from "../components/storage/artifact-store";
 import { bucketNameProblem } from "../components/storage/s3";
+import { FILESYSTEMS, FORMATS, parseSize, type DiskFormat, type Filesystem } from "../components/prestage/layout";
+import { DEFAULT_MOUNT_POINT, LABEL, PARTITION_PATH, RESERVED_NAMES, SET_NAME } from "../components/prestage/tooling";
+import { parseRef } from "../components/registry/client";
 
 export const NAMESPACE = "image-factory";
 export const ROLES = ["local", "acp", "hub"] as const;
@@ -62,6 +64,28 @@ export interface SiteConfig {
     sshPrivateKey?: pulumi.Output<string>;
     /** The S3 artifact store; absent when the site publishes no artifacts. */
     artifacts?: ArtifactsConfig;
+    prestage: {
+        /** Absolute folder for disk artifacts. Default: <project>/.local/artifacts/disks. */
+        dir?: string;
+        disks: Record<string, PrestageDiskConfig>;
+    };
+}
+
+/** One factory pre-staged disk (image-factory:prestage.disks.<name>). */
+export interface PrestageDiskConfig {
+    /** Disk size in bytes (config: "120GiB", "8G" or bytes). */
+    size: number;
+    format: DiskFormat;
+    label: string;
+    filesystem: Filesystem;
+    /** Free space on top of the content, percent. */
+    headroom: number;
+    /** Where the node mounts the partition. */
+    mountPoint: string;
+    /** Folder → catalog image names (the released image, by digest) or full image references. */
+    contentSets: Record<string, string[]>;
+    /** `source` relative to the project root or absolute. */
+    extraFiles: Array<{ path: string; content?: string; source?: string }>;
 }
 
 export interface ArtifactsConfig {
@@ -134,7 +158,7 @@ export interface RawConfig {
     secrets: Record<string, pulumi.Output<string> | undefined>;
 }
 
-const KNOWN_KEYS = ["site", "registry", "images", "builder", "hub", "acp", "artifacts"];
+const KNOWN_KEYS = ["site", "registry", "images", "builder", "hub", "acp", "artifacts", "prestage"];
 const SECRET_KEYS = ["registryPassword", "hubRegistryPassword", "kubeconfig", "sshPrivateKey", "s3AccessKey", "s3SecretKey"];
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOST_PORT = /^(localhost|[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:]+\])(:\d{1,5})?$/i;
@@ -294,6 +318,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
     }
 
     const artifacts = parseArtifacts(c, raw);
+    const prestage = parsePrestage(c, raw.values.prestage);
 
     if (c.problems.length) throw new ConfigError(c.problems);
     return {
@@ -304,6 +329,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         hub: hubStack ? { stack: hubStack, username: hubUser, password: raw.secrets.hubRegistryPassword } : undefined,
         ...(onAcp ? { acp, kubeconfig, sshPrivateKey } : {}),
         artifacts,
+        prestage,
     };
 }
 
@@ -470,6 +496,75 @@ function parseArtifacts(c: Checker, raw: RawConfig): ArtifactsConfig | undefined
     if (!secretKey) c.fail("s3SecretKey", "is required when artifacts is set (pulumi config set --secret s3SecretKey, value on stdin)");
     const bootArtifacts = c.stringList("artifacts.bootArtifacts", a.bootArtifacts, NAME, "must be an image name") ?? [];
     return { kind, endpoint, region, pathStyle, buckets, noncurrentVersionDays: days, forceDestroy, bootArtifacts, accessKey: accessKey!, secretKey: secretKey! };
+}
+
+function parsePrestage(c: Checker, value: unknown): SiteConfig["prestage"] {
+    const p = c.object("prestage", value ?? {}, ["dir", "disks"]);
+    const dir = c.string("prestage.dir", p?.dir, /^\//, "must be an absolute path");
+    const disks: Record<string, PrestageDiskConfig> = {};
+    for (const [name, v] of Object.entries(c.object("prestage.disks", p?.disks, Object.keys((p?.disks as object) ?? {})) ?? {})) {
+        const key = `prestage.disks.${name}`;
+        if (!NAME.test(name)) c.fail(key, "a disk name must be a DNS label (a-z, 0-9, -)");
+        const d = c.object(key, v, ["size", "format", "label", "filesystem", "headroom", "mountPoint", "contentSets", "extraFiles"]);
+        if (!d) continue;
+        let size = 0;
+        const sizeValue = c.required(`${key}.size`, d.size);
+        if (sizeValue !== undefined) {
+            try {
+                size = parseSize(sizeValue as string | number);
+                if (size % 512 !== 0) c.fail(`${key}.size`, `must be a multiple of 512 bytes, got ${size}`);
+            } catch (e) {
+                c.fail(`${key}.size`, (e as Error).message);
+            }
+        }
+        const format = c.string(`${key}.format`, d.format, new RegExp(`^(${FORMATS.join("|")})$`), `must be one of ${FORMATS.join(", ")}`) ?? "raw";
+        const label = c.string(`${key}.label`, d.label, LABEL, "must be 1-12 characters (letters, digits, . _ -)") ?? "data";
+        const filesystem = c.string(`${key}.filesystem`, d.filesystem, new RegExp(`^(${FILESYSTEMS.join("|")})$`), `must be one of ${FILESYSTEMS.join(", ")}`) ?? "xfs";
+        const headroom = d.headroom ?? 10;
+        if (typeof headroom !== "number" || !(headroom >= 0 && headroom <= 1000)) c.fail(`${key}.headroom`, `must be a percentage from 0 to 1000, got ${JSON.stringify(headroom)}`);
+        const mountPoint = c.string(`${key}.mountPoint`, d.mountPoint, /^\/[A-Za-z0-9._/-]+$/, "must be an absolute path") ?? DEFAULT_MOUNT_POINT;
+        const contentSets: Record<string, string[]> = {};
+        const sets = c.object(`${key}.contentSets`, c.required(`${key}.contentSets`, d.contentSets), Object.keys((d.contentSets as object) ?? {}));
+        for (const [set, refs] of Object.entries(sets ?? {})) {
+            const setKey = `${key}.contentSets.${set}`;
+            if (!SET_NAME.test(set) || RESERVED_NAMES.includes(set)) c.fail(setKey, `"${set}" is not a usable folder name (a-z, 0-9, . _ -; not ${RESERVED_NAMES.join(", ")})`);
+            contentSets[set] = (c.stringList(setKey, refs) ?? []).map((ref, i) => {
+                if (ref.includes("/")) {
+                    try {
+                        parseRef(ref);
+                    } catch (e) {
+                        c.fail(`${setKey}[${i}]`, (e as Error).message);
+                    }
+                } else if (!NAME.test(ref)) {
+                    c.fail(`${setKey}[${i}]`, `must be a catalog image name or a full image reference (host/repository@sha256:… or :tag), got ${JSON.stringify(ref)}`);
+                }
+                return ref;
+            });
+        }
+        const extraFiles = d.extraFiles === undefined ? [] : Array.isArray(d.extraFiles) ? d.extraFiles : (c.fail(`${key}.extraFiles`, "must be a list"), []);
+        disks[name] = {
+            size,
+            format: format as DiskFormat,
+            label,
+            filesystem: filesystem as Filesystem,
+            headroom: headroom as number,
+            mountPoint,
+            contentSets,
+            extraFiles: extraFiles.map((f: unknown, i: number) => {
+                const fk = `${key}.extraFiles[${i}]`;
+                const fo = c.object(fk, f, ["path", "content", "source"]) ?? {};
+                const file = {
+                    path: (c.required(`${fk}.path`, fo.path) !== undefined && c.string(`${fk}.path`, fo.path, PARTITION_PATH, "must be a relative path on the partition")) || "",
+                    content: c.string(`${fk}.content`, fo.content),
+                    source: c.string(`${fk}.source`, fo.source),
+                };
+                if ((file.content === undefined) === (file.source === undefined)) c.fail(fk, "needs exactly one of content and source");
+                if (RESERVED_NAMES.includes(file.path.split("/")[0])) c.fail(`${fk}.path`, `${file.path} is the partition's own`);
+                return file;
+            }),
+        };
+    }
+    return { dir, disks };
 }
 
 /** Reads and validates the stack's configuration. */

@@ -13,3 +13,4 @@ export const images = outputs.images;
 export const vmTemplates = outputs.vmTemplates;
 export const buckets = outputs.buckets;
 export const bootArtifacts = outputs.bootArtifacts;
+export const disks = outputs.disks;

@@ -4,7 +4,7 @@
 // contract" section documents each field.
 import type * as pulumi from "@pulumi/pulumi";
 import type { VmTemplateOutput } from "../components/acp/vm-templates";
-import { type BootArtifactsOutput, type BucketsOutput, type ImageOutput, SCHEMA_VERSION } from "../components/contract";
+import { type BootArtifactsOutput, type BucketsOutput, type DiskOutput, type ImageOutput, SCHEMA_VERSION } from "../components/contract";
 import type { SiteConfig } from "./config";
 
 /** What infra/site.ts produces for the outputs. */
@@ -13,6 +13,7 @@ export interface SiteResult {
     vmTemplates?: Record<string, VmTemplateOutput>;
     buckets?: pulumi.Input<BucketsOutput>;
     bootArtifacts?: pulumi.Input<Record<string, pulumi.Input<BootArtifactsOutput>>>;
+    disks?: pulumi.Input<Record<string, pulumi.Input<DiskOutput>>>;
 }
 
 export function stackOutputs(config: SiteConfig, site: SiteResult) {
@@ -24,5 +25,6 @@ export function stackOutputs(config: SiteConfig, site: SiteResult) {
         vmTemplates: site.vmTemplates ?? {},
         buckets: site.buckets ?? null,
         bootArtifacts: site.bootArtifacts ?? {},
+        disks: site.disks ?? {},
     };
 }

@@ -13,10 +13,11 @@ import { ImagePipeline } from "../components/images/pipeline";
 import { parseRef, type RegistryAuth } from "../components/registry/client";
 import { RegistryMirror } from "../components/registry/mirror";
 import { deployAcp } from "./acp";
+import { deployPrestage, releasedRefs } from "./prestage";
 import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts } from "./artifacts";
 import { ConfigError, NAMESPACE, type SiteConfig } from "./config";
 import type { SiteResult } from "./outputs";
-import { type BootArtifactsOutput, type ImageOutput, SiteReference } from "../components/contract";
+import { type BootArtifactsOutput, type DiskOutput, type ImageOutput, SiteReference } from "../components/contract";
 
 /** The folder holding Pulumi.yaml. The engine runs the program in infra/. */
 export function projectRoot(): string {
@@ -51,10 +52,7 @@ export function deploySite(config: SiteConfig): SiteResult {
 
     // Buckets for recipes, boot artifact sets and pre-staged disks.
     const store = deployArtifactStore(config);
-    const unknownBoot = (config.artifacts?.bootArtifacts ?? []).filter((n) => !names.includes(n));
-    if (unknownBoot.length) {
-        throw new ConfigError(unknownBoot.map((n) => `${NAMESPACE}:artifacts.bootArtifacts: "${n}" is not a selected catalog image (selected: ${names.join(", ")})`));
-    }
+    checkImageNames(config, names);
 
     const images = config.hub
         ? mirrorHub(config, names, auth)
@@ -87,7 +85,38 @@ export function deploySite(config: SiteConfig): SiteResult {
             bootArtifacts[name] = bootArtifactsOutput(set);
         }
     }
-    return { images, vmTemplates: acp?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts };
+
+    // Factory pre-staged disks with the released images (by digest); published to the
+    // prestage bucket when the site has an artifact store.
+    const disks = deployPrestage(config, releasedRefs(images));
+    const published: Record<string, pulumi.Output<DiskOutput>> = {};
+    for (const name of Object.keys(config.prestage.disks)) {
+        const d = disks.apply((all) => all[name]);
+        if (!store) {
+            published[name] = d;
+            continue;
+        }
+        const obj = store.publish(`disk-${name}`, { bucket: "prestage", key: d.apply((x) => path.basename(x.path)), source: d.apply((x) => ({ file: x.path })), sha256: d.sha256 });
+        published[name] = pulumi.all([d, obj.url]).apply(([x, url]) => ({ ...x, url }));
+    }
+    return { images, vmTemplates: acp?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts, disks: pulumi.all(published) };
+}
+
+/** Image names the config hands to other parts must be selected catalog images; checked before any resource. */
+function checkImageNames(config: SiteConfig, names: string[]): void {
+    const problems: string[] = [];
+    const known = `(selected: ${names.join(", ")})`;
+    for (const n of config.artifacts?.bootArtifacts ?? []) {
+        if (!names.includes(n)) problems.push(`${NAMESPACE}:artifacts.bootArtifacts: "${n}" is not a selected catalog image ${known}`);
+    }
+    for (const [disk, d] of Object.entries(config.prestage.disks)) {
+        for (const [set, entries] of Object.entries(d.contentSets)) {
+            entries.forEach((e, i) => {
+                if (!e.includes("/") && !names.includes(e)) problems.push(`${NAMESPACE}:prestage.disks.${disk}.contentSets.${set}[${i}]: "${e}" is not a selected catalog image ${known}`);
+            });
+        }
+    }
+    if (problems.length) throw new ConfigError(problems);
 }
 
 /** The catalog as the in-cluster pipeline needs it: each image's Containerfile, hash and tests. */

@@ -60,6 +60,27 @@ export interface BootArtifactsOutput {
     manifest: BootObjectOutput;
 }
 
+/** A factory pre-staged disk artifact. */
+export interface DiskOutput {
+    /** Absolute path of the artifact on the deploying machine. */
+    path: string;
+    /** Where the artifact store holds it (the prestage bucket), when the site has one. */
+    url?: string;
+    format: "raw" | "qcow2";
+    /** sha256 of the artifact file (hex). */
+    sha256: string;
+    /** Size of the artifact file in bytes (raw: the disk size). */
+    size: number;
+    /** Bytes the artifact occupies (it is sparse). */
+    allocatedSize: number;
+    /** The data partition: first and last sector (512 B), inclusive; GPT label; filesystem. */
+    partition: { start: number; end: number; label: string; filesystem: "xfs" | "ext4" };
+    /** Each image on the partition: its ref by digest and its archive there. */
+    manifest: Array<{ contentSet: string; ref: string; digest: string; archive: string; archiveSha256: string }>;
+    /** Ignition config fragment (spec 3.2.0) that installs the units loading the archives. */
+    ignition: string;
+}
+
 export interface StackOutputsV1 {
     schemaVersion: 1;
     site: { name: string; role: string };
@@ -71,6 +92,8 @@ export interface StackOutputsV1 {
     buckets: BucketsOutput | null;
     /** Boot artifact sets of released images, by image name. */
     bootArtifacts: Record<string, BootArtifactsOutput>;
+    /** Factory pre-staged disks, by name. */
+    disks: Record<string, DiskOutput>;
 }
 
 export class ContractError extends Error {

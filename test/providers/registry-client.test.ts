@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatRef, parseRef, RegistryClient, sha256Digest, withAuthFile } from "../../components/registry/client";
 import { freePort } from "../../scripts/services/registry";
+import { ociManifest } from "../support/images";
 import { testRegistry } from "../support/registry";
 import { promises as fs } from "node:fs";
 
@@ -11,14 +12,7 @@ type Reg = Awaited<ReturnType<typeof testRegistry>>;
 function tinyImage(text: string) {
     const layer = Buffer.from(text);
     const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [sha256Digest(layer)] } }));
-    const manifest = Buffer.from(
-        JSON.stringify({
-            schemaVersion: 2,
-            mediaType: "application/vnd.oci.image.manifest.v1+json",
-            config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256Digest(config), size: config.length },
-            layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: sha256Digest(layer), size: layer.length }],
-        }),
-    );
+    const manifest = ociManifest(config, layer, "application/vnd.oci.image.layer.v1.tar");
     return { layer, config, manifest, digest: sha256Digest(manifest) };
 }
 

@@ -1,0 +1,78 @@
+import * as pulumi from "@pulumi/pulumi";
+import { providerFor } from "../dynamic";
+import type { ManifestEntry } from "./archives";
+import type { BuiltDisk, PartitionFile } from "./build";
+import type { DiskFormat, Filesystem } from "./layout";
+import { DEFAULT_MOUNT_POINT } from "./tooling";
+
+export interface PreStagedDiskArgs {
+    /** Absolute path of the disk artifact. */
+    path: pulumi.Input<string>;
+    /** The disk's size: "120GiB", "8G", or bytes. */
+    size: pulumi.Input<string | number>;
+    /** Default raw. */
+    format?: pulumi.Input<DiskFormat>;
+    /** GPT partition label (also the filesystem label). Default "data". */
+    label?: pulumi.Input<string>;
+    /** Default xfs. */
+    filesystem?: pulumi.Input<Filesystem>;
+    /** Free space on top of the content, in percent. Default 10. */
+    headroomPercent?: pulumi.Input<number>;
+    /** Where the node's units mount the partition. Default /var/mnt/prestage. */
+    mountPoint?: pulumi.Input<string>;
+    /** Folder on the partition → image references (registry/repository@sha256:…, or a tag, pinned at preview). */
+    contentSets: pulumi.Input<Record<string, pulumi.Input<pulumi.Input<string>[]>>>;
+    /** More files on the partition: {path, content} or {path, source: absolute path}. */
+    extraFiles?: pulumi.Input<pulumi.Input<{ path: string; content?: string; source?: string }>[]>;
+    /** Credentials for one registry (the password stays a secret). */
+    credentials?: pulumi.Input<{ registry: pulumi.Input<string>; username: pulumi.Input<string>; password: pulumi.Input<string> }>;
+}
+
+/**
+ * A factory pre-staged disk: GPT, one partition at the end of the disk holding
+ * image archives (one folder per content set), the load script, its systemd
+ * units and an ignition snippet. Built atomically; remade only when an input
+ * changes (image references are pinned by digest).
+ */
+export class PreStagedDisk extends pulumi.dynamic.Resource {
+    declare readonly path: pulumi.Output<string>;
+    declare readonly format: pulumi.Output<DiskFormat>;
+    declare readonly sha256: pulumi.Output<string>;
+    declare readonly size: pulumi.Output<number>;
+    declare readonly allocatedSize: pulumi.Output<number>;
+    declare readonly contentBytes: pulumi.Output<number>;
+    declare readonly partition: pulumi.Output<BuiltDisk["partition"]>;
+    declare readonly manifest: pulumi.Output<ManifestEntry[]>;
+    declare readonly files: pulumi.Output<PartitionFile[]>;
+    declare readonly ignition: pulumi.Output<string>;
+
+    constructor(name: string, args: PreStagedDiskArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            providerFor("@image-factory/components/prestage/disk.provider"),
+            name,
+            {
+                path: args.path,
+                diskSize: args.size,
+                format: args.format ?? "raw",
+                label: args.label ?? "data",
+                filesystem: args.filesystem ?? "xfs",
+                headroomPercent: args.headroomPercent ?? 10,
+                mountPoint: args.mountPoint ?? DEFAULT_MOUNT_POINT,
+                contentSets: args.contentSets,
+                extraFiles: args.extraFiles ?? [],
+                credentials: args.credentials,
+                sha256: undefined,
+                size: undefined,
+                allocatedSize: undefined,
+                contentBytes: undefined,
+                partition: undefined,
+                manifest: undefined,
+                files: undefined,
+                ignition: undefined,
+            },
+            { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "credentials"] },
+            "image-factory",
+            "PreStagedDisk",
+        );
+    }
+}

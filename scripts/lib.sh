@@ -8,6 +8,8 @@ COMMAND_PROVIDER_VERSION="1.2.1"
 CACHE_DIR="${IMAGE_FACTORY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-factory}"
 TOOLCHAIN_DIR="$CACHE_DIR/toolchain/$PULUMI_VERSION"
 TOOLCHAIN_BIN="$TOOLCHAIN_DIR/bin"
+# Tools not tied to the Pulumi version.
+TOOLS_BIN="$CACHE_DIR/toolchain/tools"
 # The S3 server (versitygw), pinned by scripts/toolchain/versitygw/go.mod; scripts/services/s3.ts
 # computes the same path.
 VERSITYGW_VERSION="$(sed -n 's|^require github.com/versity/versitygw \(v[^ ]*\)$|\1|p' "$ROOT/scripts/toolchain/versitygw/go.mod")"

@@ -7,8 +7,9 @@ cd "$ROOT"
 
 # Tools the providers run: image builds (buildah, skopeo), a registry, root
 # filesystems (mmdebstrap), disks (sgdisk, mkfs.xfs, mke2fs, qemu-img), squashfs,
-# and qemu-system-x86 to boot what is built (TCG; KVM guests hang here).
-DEBIAN_PACKAGES=(buildah skopeo docker-registry mmdebstrap gdisk xfsprogs e2fsprogs qemu-utils squashfs-tools qemu-system-x86 ca-certificates)
+# qemu-system-x86 to boot what is built (TCG; KVM guests hang here), iproute2 for
+# the image tests' network namespaces, shellcheck for actionlint.
+DEBIAN_PACKAGES=(buildah skopeo docker-registry mmdebstrap gdisk xfsprogs e2fsprogs qemu-utils squashfs-tools qemu-system-x86 iproute2 shellcheck ca-certificates)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

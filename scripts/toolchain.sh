@@ -59,3 +59,9 @@ if ! "$PULUMI" plugin ls 2>/dev/null | grep -Eq "^command +resource +$COMMAND_PR
     say "command provider v$COMMAND_PROVIDER_VERSION not installed; go mod download $mod: ${why:-served, but no build is pinned for it}"
     say "  (@pulumi/command resources cannot be deployed on this machine; everything else works)"
 fi
+
+# 5. actionlint, which the tests run on .github/workflows (not tied to the Pulumi version).
+if ! up_to_date "$TOOLS_BIN/actionlint" "$ROOT/scripts/toolchain/actionlint"; then
+    say "building actionlint from Go modules ..."
+    go_build "$ROOT/scripts/toolchain/actionlint" "$TOOLS_BIN/actionlint" github.com/rhysd/actionlint/cmd/actionlint
+fi

@@ -86,6 +86,8 @@ export function renderBuilderVm(input: BuilderVmInput): BuilderVmObjects {
                     domain: {
                         cpu: { cores: input.cpu },
                         memory: { guest: input.memory },
+                        // Limits, so that a compose cannot starve the cluster (policy builder-vm-resource-limits).
+                        resources: { requests: { cpu: String(input.cpu), memory: input.memory }, limits: { cpu: String(input.cpu), memory: input.memory } },
                         devices: {
                             disks: [
                                 { name: "root", disk: { bus: "virtio" } },

@@ -1,0 +1,95 @@
+// The pull request workflow, checked by actionlint (built by scripts/toolchain.sh),
+// and the pure pieces it runs: which stacks a change touches, what a preview means.
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { run } from "../../components/exec";
+import { defaultCacheDir } from "../../components/images/buildah";
+import { changedStacks } from "../../scripts/changed-stacks";
+import { summarizePreview, type PreviewStep } from "../../scripts/preview-summary";
+
+const ROOT = path.resolve(__dirname, "../..");
+const actionlint = path.join(defaultCacheDir(), "toolchain/tools/actionlint");
+const WORKFLOW = path.join(ROOT, ".github/workflows/preview.yml");
+
+describe(".github/workflows/preview.yml", () => {
+    it("passes actionlint", async () => {
+        const r = await run(actionlint, ["-no-color", WORKFLOW], { cwd: ROOT, okCodes: [0, 1] });
+        expect(r.stdout, r.stdout).toBe("");
+        expect(r.exitCode).toBe(0);
+    });
+
+    it("actionlint catches a broken copy (so the check above can fail)", async () => {
+        const dir = await fs.mkdtemp(path.join(os.tmpdir(), "if-wf-"));
+        await fs.mkdir(path.join(dir, ".github/workflows"), { recursive: true });
+        const broken = (await fs.readFile(WORKFLOW, "utf8")).replace("needs: stacks", "needs: stack").replace("runs-on: ubuntu-latest", "runs_on: ubuntu-latest");
+        await fs.writeFile(path.join(dir, ".github/workflows/preview.yml"), broken);
+        const r = await run(actionlint, ["-no-color", ".github/workflows/preview.yml"], { cwd: dir, okCodes: [0, 1] });
+        expect(r.exitCode).toBe(1);
+        expect(r.stdout).toMatch(/job "preview" needs job "stack" which does not exist/);
+        expect(r.stdout).toMatch(/"runs-on" section is missing in job "stacks"/);
+        await fs.rm(dir, { recursive: true });
+    });
+
+    it("previews with pulumi/actions: comment on the pull request, the diff, the policy pack, the project's own set-up", async () => {
+        const text = await fs.readFile(WORKFLOW, "utf8");
+        expect(text).toMatch(/uses: pulumi\/actions@v6[\s\S]*command: preview[\s\S]*comment-on-pr: true[\s\S]*policyPacks: policy/);
+        expect(text).toMatch(/run: bash scripts\/setup\.sh/);
+        expect(text).toMatch(/pulumi-version: 3\.248\.0/);
+    });
+});
+
+describe("changedStacks", () => {
+    const stacks = ["hub", "local", "site-a"];
+    it("a stack file touches its stack; local is never previewed in CI", () => {
+        expect(changedStacks(["stacks/Pulumi.site-a.yaml", "README.md"], stacks)).toEqual(["site-a"]);
+        expect(changedStacks(["stacks/Pulumi.local.yaml"], stacks)).toEqual([]);
+    });
+    it("the program, the catalog or the policy touch every stack", () => {
+        for (const f of ["images/homepage.yaml", "components/images/pipeline.ts", "infra/site.ts", "policy/rules.ts", "package-lock.json"]) {
+            expect(changedStacks([f], stacks), f).toEqual(["hub", "site-a"]);
+        }
+    });
+    it("docs alone touch nothing", () => {
+        expect(changedStacks(["README.md", "bench/pipeline.ts"], stacks)).toEqual([]);
+    });
+});
+
+describe("summarizePreview", () => {
+    const urn = (type: string, name: string) => `urn:pulumi:hub::image-factory::image-factory:images:ImagePipeline$pulumi-nodejs:dynamic/image-factory:${type}::${name}`;
+    const U = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    const h = (c: string) => `sha256:${c.repeat(64)}`;
+    const steps: PreviewStep[] = [
+        { op: "same", urn: urn("ImageBuild", "base") },
+        {
+            op: "update",
+            urn: urn("ImageBuild", "homepage"),
+            diffReasons: ["definitionHash", "version", "containerfile"],
+            oldState: { inputs: { version: "1.0.0", definitionHash: h("1") } },
+            newState: { inputs: { version: "1.1.0", definitionHash: h("2") } },
+        },
+        { op: "update", urn: urn("ImageBuild", "child"), diffReasons: ["parentRef"], oldState: { inputs: {} }, newState: { inputs: { parentRef: U } } },
+        { op: "update", urn: urn("ImageTest", "homepage") },
+        { op: "update", urn: urn("ImageRelease", "homepage"), newState: { inputs: { registry: "r:5000", repository: "hub/homepage", digest: U, tags: ["1.1.0", "latest"], reason: "latest tested build" } } },
+        { op: "update", urn: urn("ImageRelease", "base"), newState: { inputs: { registry: "r:5000", repository: "hub/base", digest: h("3"), tags: ["1.0.0", "latest"], reason: "pinned to 1.0.0" } } },
+        { op: "replace", urn: "urn:pulumi:hub::image-factory::pulumi-nodejs:dynamic/image-factory:PreStagedDisk::demo", diffReasons: ["contentSets"] },
+    ];
+
+    it("says which images rebuild and why, which tags move, which disks are remade", () => {
+        const s = summarizePreview("hub", steps);
+        expect(s).toContain("**Images that rebuild (2)**");
+        expect(s).toContain(`- \`homepage\`: version 1.0.0 → 1.1.0; definition changed (${h("1").slice(0, 19)} → ${h("2").slice(0, 19)})`);
+        expect(s).toContain("- `child`: its parent rebuilds");
+        expect(s).toContain("- `r:5000/hub/homepage`: 1.1.0, latest → the new tested build (latest tested build)");
+        expect(s).toContain(`- \`r:5000/hub/base\`: 1.0.0, latest → ${h("3").slice(0, 19)} (pinned to 1.0.0)`);
+        expect(s).toContain("**Disks that are remade (1)**\n- `demo`: contentSets");
+        expect(s).not.toContain("`base`: ");
+    });
+
+    it("an unchanged stack says so", () => {
+        const s = summarizePreview("hub", [{ op: "same", urn: urn("ImageBuild", "base") }]);
+        expect(s).toContain("- none: every image's definition and parent are unchanged");
+        expect(s).toContain("**Disks that are remade (0)**\n- none");
+    });
+});

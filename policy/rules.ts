@@ -13,6 +13,19 @@ const DYNAMIC = "pulumi-nodejs:dynamic/image-factory:";
 /** A value that is known (preview passes not-yet-known outputs as a sentinel or leaves them out). */
 const known = (v: unknown): v is string => typeof v === "string" && v !== UNKNOWN && v !== "";
 
+/**
+ * props[path], or undefined while it is not known: @pulumi/policy throws when a
+ * rule reads a value that can't be known during preview, and a value not known
+ * yet is checked on `up`, when it is.
+ */
+function at(props: Record<string, any>, dotted: string): any {
+    try {
+        return dotted.split(".").reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props as any);
+    } catch {
+        return undefined;
+    }
+}
+
 function isLoopbackHost(host: string): boolean {
     const h = host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
     return h === "localhost" || h === "::1" || /^127\./.test(h);
@@ -26,14 +39,15 @@ export const releasedImagesByDigest: ResourceValidationPolicy = {
     validateResource: (args, report) => {
         const p = args.props;
         const refs: Array<[string, unknown]> = [];
-        if (args.type === `${DYNAMIC}ImageBuild`) refs.push(["parentRef", p.parentRef]);
-        if (args.type === `${DYNAMIC}ImageTest` || args.type === `${DYNAMIC}BootArtifacts`) refs.push(["ref", p.ref]);
-        if (args.type === "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume") refs.push(["spec.source.registry.url", p.spec?.source?.registry?.url]);
+        if (args.type === `${DYNAMIC}ImageBuild`) refs.push(["parentRef", at(p, "parentRef")]);
+        if (args.type === `${DYNAMIC}ImageTest` || args.type === `${DYNAMIC}BootArtifacts`) refs.push(["ref", at(p, "ref")]);
+        if (args.type === "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume") refs.push(["spec.source.registry.url", at(p, "spec.source.registry.url")]);
         for (const [key, ref] of refs) {
             if (known(ref) && !DIGEST_REF.test(ref)) report(`${key} must reference the image by digest (…@sha256:<64 hex>), not ${JSON.stringify(ref)}`);
         }
         if (args.type === `${DYNAMIC}ImageRelease` || args.type === `${DYNAMIC}RegistryMirror`) {
-            if (known(p.digest) && !/^sha256:[a-f0-9]{64}$/.test(p.digest)) report(`digest must be a sha256 digest, not ${JSON.stringify(p.digest)}`);
+            const digest = at(p, "digest");
+            if (known(digest) && !/^sha256:[a-f0-9]{64}$/.test(digest)) report(`digest must be a sha256 digest, not ${JSON.stringify(digest)}`);
         }
     },
 };
@@ -64,13 +78,15 @@ export const bucketsNeverPublic: ResourceValidationPolicy = {
         const p = args.props;
         if (args.type === "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock") {
             for (const flag of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) {
-                if (p[flag] !== true) report(`${flag} must be true`);
+                const v = at(p, flag);
+                if (v !== undefined && v !== true) report(`${flag} must be true`);
             }
         }
-        if ((args.type === "aws:s3/bucket:Bucket" || args.type === "aws:s3/bucketAcl:BucketAcl") && PUBLIC_ACLS.has(p.acl)) {
-            report(`acl ${JSON.stringify(p.acl)} makes the bucket public`);
+        const acl = at(p, "acl");
+        if ((args.type === "aws:s3/bucket:Bucket" || args.type === "aws:s3/bucketAcl:BucketAcl") && PUBLIC_ACLS.has(acl)) {
+            report(`acl ${JSON.stringify(acl)} makes the bucket public`);
         }
-        if (args.type === "aws:s3/bucketPolicy:BucketPolicy" && publicStatements(p.policy) > 0) {
+        if (args.type === "aws:s3/bucketPolicy:BucketPolicy" && publicStatements(at(p, "policy")) > 0) {
             report("the bucket policy allows anyone (Principal \"*\")");
         }
     },
@@ -82,9 +98,9 @@ export const everyBucketBlocked: StackValidationPolicy = {
     description: "Each S3 bucket made with @pulumi/aws has a BucketPublicAccessBlock.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
-        const blocked = new Set(args.resources.filter((r) => r.type === "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").map((r) => r.props.bucket));
+        const blocked = new Set(args.resources.filter((r) => r.type === "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").map((r) => at(r.props, "bucket")));
         for (const b of args.resources.filter((r) => r.type === "aws:s3/bucket:Bucket")) {
-            const id = b.props.bucket ?? b.props.id;
+            const id = at(b.props, "bucket") ?? at(b.props, "id");
             if (known(id) && !blocked.has(id)) report(`bucket ${id} has no BucketPublicAccessBlock`, b.urn);
         }
     },
@@ -97,7 +113,7 @@ export const builderVmLimits: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
         if (args.type !== "kubernetes:kubevirt.io/v1:VirtualMachine") return;
-        const limits = args.props.spec?.template?.spec?.domain?.resources?.limits ?? {};
+        const limits = at(args.props, "spec.template.spec.domain.resources.limits") ?? {};
         for (const r of ["cpu", "memory"]) if (limits[r] === undefined) report(`spec.template.spec.domain.resources.limits.${r} must be set`);
     },
 };
@@ -110,19 +126,19 @@ export const tlsExceptLoopback: ResourceValidationPolicy = {
     validateResource: (args, report) => {
         const p = args.props;
         const endpoints: Array<[string, unknown]> = [];
-        if (args.type.startsWith(DYNAMIC)) endpoints.push(["s3.endpoint", p.s3?.endpoint]);
-        if (args.type === "pulumi:providers:aws") for (const [i, e] of (p.endpoints ?? []).entries()) endpoints.push([`endpoints[${i}].s3`, e?.s3]);
+        if (args.type.startsWith(DYNAMIC)) endpoints.push(["s3.endpoint", at(p, "s3.endpoint")]);
+        if (args.type === "pulumi:providers:aws") (at(p, "endpoints") ?? []).forEach((_e: unknown, i: number) => endpoints.push([`endpoints[${i}].s3`, at(p, `endpoints.${i}.s3`)]));
         for (const [key, url] of endpoints) {
             const m = known(url) ? /^http:\/\/([^/]+)/.exec(url) : null;
             if (m && !isLoopbackHost(m[1])) report(`${key} ${url} is plain HTTP to ${m[1]}; use https:// (plain HTTP is for loopback only)`);
         }
         if (args.type.startsWith(DYNAMIC)) {
             for (const key of ["registry", "sourceRegistry"]) {
-                const v = p[key];
+                const v = at(p, key);
                 if (known(v) && /^http:\/\//.test(v)) report(`${key} ${v}: registries are named host[:port]; TLS is used except on loopback`);
             }
         }
-        if (args.type === "kubernetes:route.openshift.io/v1:Route" && !p.spec?.tls?.termination) {
+        if (args.type === "kubernetes:route.openshift.io/v1:Route" && at(p, "spec") !== undefined && !at(p, "spec.tls.termination")) {
             report("the Route must terminate TLS (spec.tls.termination)");
         }
     },

@@ -27,9 +27,9 @@ describe("hub → site mirroring on one backend", () => {
         [hubReg, siteReg] = await Promise.all([testRegistry(), testRegistry()]);
         hub = await TestStack.create({ files: PROJECT_FILES, stack: "hub" });
         site = await TestStack.create({ files: PROJECT_FILES, stack: "site-b", backendDir: hub.backendDir });
-        for (const [k, v] of [["site.name", "hub"], ["site.role", "hub"], ["registry.url", hubReg.address], ["registry.namespace", "hub"]]) await set(hub, k, v);
+        for (const [k, v] of [["site.name", "hub"], ["site.role", "local"], ["registry.url", hubReg.address], ["registry.namespace", "hub"]]) await set(hub, k, v);
         await hub.pulumi(["config", "set", "--path", "image-factory:images.select[0]", "homepage"]);
-        for (const [k, v] of [["site.name", "site-b"], ["site.role", "acp"], ["registry.url", siteReg.address], ["registry.namespace", "site-b"], ["hub.stack", "organization/image-factory/hub"]]) await set(site, k, v);
+        for (const [k, v] of [["site.name", "site-b"], ["site.role", "local"], ["registry.url", siteReg.address], ["registry.namespace", "site-b"], ["hub.stack", "organization/image-factory/hub"]]) await set(site, k, v);
         for (let i = 0; i < SELECT.length; i++) await site.pulumi(["config", "set", "--path", `image-factory:images.select[${i}]`, SELECT[i]]);
     });
     afterAll(async () => {

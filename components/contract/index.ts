@@ -23,6 +23,8 @@ export interface ImageOutput {
     parent: string | null;
     /** sha256 of the image's rendered definition (with site customizations and parent). */
     definitionHash: string;
+    /** The image's tests on the build the pipeline last tested (a pin may release an earlier one). */
+    tests?: { passed: number; total: number };
 }
 
 /** The artifact store's buckets, by role, and where they are. */

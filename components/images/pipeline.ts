@@ -3,6 +3,7 @@
 // A child builds on its parent's TESTED digest, so a failing test stops the
 // image's release and every descendant's build.
 import * as pulumi from "@pulumi/pulumi";
+import type { ImageOutput } from "../contract";
 import { isDigest, type RegistryAuth } from "../registry/client";
 import type { BuildRecord, ContextFile } from "./build.provider";
 import { CatalogError } from "./catalog";
@@ -23,14 +24,7 @@ export interface ImagePipelineArgs {
     cacheDir: string;
 }
 
-export interface ReleasedImage {
-    ref: string;
-    digest: string;
-    tags: string[];
-    version: string;
-    parent: string | null;
-    definitionHash: string;
-}
+export type ReleasedImage = ImageOutput;
 
 function contextInputs(context: Map<string, Buffer>): Record<string, ContextFile> {
     const out: Record<string, ContextFile> = {};
@@ -112,13 +106,14 @@ export class ImagePipeline extends pulumi.ComponentResource {
             this.builds[image] = build;
             this.tests[image] = test;
             this.releases[image] = release;
-            out[image] = pulumi.all([release.ref, release.digest, release.tags, release.version]).apply(([ref, digest, t, v]) => ({
+            out[image] = pulumi.all([release.ref, release.digest, release.tags, release.version, test.results]).apply(([ref, digest, t, v, results]) => ({
                 ref,
                 digest,
                 tags: t,
                 version: v,
                 parent: r.parent,
                 definitionHash: r.definitionHash,
+                tests: { passed: results.filter((x) => x.passed).length, total: results.length },
             }));
         }
         this.released = pulumi.all(out);

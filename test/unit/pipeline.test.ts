@@ -28,7 +28,10 @@ beforeAll(() => {
                     const digest = digestOf(`${i.name}|${i.definitionHash}|${i.parentRef}`);
                     return { id: `${i.registry}/${i.repository}`, state: { ...i, digest, ref: `${i.registry}/${i.repository}@${digest}`, history: [{ version: "0.9.0", digest: digestOf("old"), definitionHash: "x", builtAt: "" }, { version: i.version, digest, definitionHash: i.definitionHash, builtAt: "" }] } };
                 }
-                if (args.type.endsWith(":ImageTest")) return { id: i.name, state: { ...i, digest: i.ref.split("@")[1], results: [] } };
+                if (args.type.endsWith(":ImageTest")) {
+                    const results = i.tests.map((t: { name: string }) => ({ name: t.name, passed: true, durationMs: 1, detail: "" }));
+                    return { id: i.name, state: { ...i, digest: i.ref.split("@")[1], results } };
+                }
                 if (args.type.endsWith(":ImageRelease")) return { id: i.name, state: { ...i, ref: `${i.registry}/${i.repository}@${i.digest}`, previous: {} } };
                 return { id: `${args.name}-id`, state: args.inputs };
             },
@@ -84,6 +87,7 @@ describe("ImagePipeline", () => {
             version: "1.0.0",
             parent: "httpd",
             definitionHash: expect.stringMatching(/^sha256:[a-f0-9]{64}$/),
+            tests: { passed: 1, total: 1 },
         });
     });
 

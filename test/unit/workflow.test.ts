@@ -8,6 +8,7 @@ import { run } from "../../components/exec";
 import { defaultCacheDir } from "../../components/images/buildah";
 import { changedStacks } from "../../scripts/changed-stacks";
 import { summarizePreview, type PreviewStep } from "../../scripts/preview-summary";
+import { lineageHtml, lineageMermaid } from "../../scripts/report";
 
 const ROOT = path.resolve(__dirname, "../..");
 const actionlint = path.join(defaultCacheDir(), "toolchain/tools/actionlint");
@@ -91,5 +92,40 @@ describe("summarizePreview", () => {
         const s = summarizePreview("hub", [{ op: "same", urn: urn("ImageBuild", "base") }]);
         expect(s).toContain("- none: every image's definition and parent are unchanged");
         expect(s).toContain("**Disks that are remade (0)**\n- none");
+    });
+});
+
+describe("lineage report", () => {
+    const d = (c: string) => `sha256:${c.repeat(64)}`;
+    const outputs = {
+        schemaVersion: 1 as const,
+        site: { name: "local", role: "local" },
+        registry: { url: "127.0.0.1:5000" },
+        images: {
+            base: { ref: `r/demo/base@${d("a")}`, digest: d("a"), tags: ["1.0.0", "latest"], version: "1.0.0", parent: null, definitionHash: d("1"), tests: { passed: 4, total: 4 } },
+            httpd: { ref: `r/demo/httpd@${d("b")}`, digest: d("b"), tags: ["1.0.0", "latest"], version: "1.0.0", parent: "base", definitionHash: d("2"), tests: { passed: 2, total: 2 } },
+            homepage: { ref: `r/demo/homepage@${d("c")}`, digest: d("c"), tags: ["1.1.0", "latest"], version: "1.1.0", parent: "httpd", definitionHash: d("3"), tests: { passed: 1, total: 1 } },
+        },
+        disks: { demo: { manifest: [{ digest: d("c") }] } },
+    } as any;
+
+    it("renders the tree as Mermaid: versions, digests, tests, disks", () => {
+        expect(lineageMermaid(outputs)).toBe(
+            [
+                "flowchart TD",
+                `    base["<b>base</b> 1.0.0<br/>${"a".repeat(12)}<br/>4/4 tests passed"]`,
+                `    homepage["<b>homepage</b> 1.1.0<br/>${"c".repeat(12)}<br/>1/1 tests passed<br/>on disk demo"]`,
+                `    httpd["<b>httpd</b> 1.0.0<br/>${"b".repeat(12)}<br/>2/2 tests passed"]`,
+                "    base --> httpd",
+                "    httpd --> homepage",
+            ].join("\n"),
+        );
+    });
+
+    it("renders a self-contained HTML page, children nested under parents", () => {
+        const html = lineageHtml("local", outputs);
+        expect(html).not.toMatch(/<script|https?:\/\//);
+        expect(html).toMatch(/<b>base<\/b>[\s\S]*<ul><li><span class="node"><b>httpd<\/b>[\s\S]*<ul><li><span class="node"><b>homepage<\/b>/);
+        expect(html).toContain("on disk demo");
     });
 });

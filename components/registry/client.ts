@@ -179,18 +179,9 @@ export class RegistryClient {
         return data;
     }
 
-    /** Uploads a blob in one request (monolithic upload) and checks the digest the registry reports. */
+    /** Uploads a blob in one request (monolithic upload); the registry checks the digest. */
     async putBlob(repository: string, digest: string, data: Buffer): Promise<void> {
-        const start = await this.request("POST", `/v2/${repository}/blobs/uploads/`, { ok: [202] });
-        const location = start.headers.get("location");
-        if (!location) throw new RegistryError(`${this.registry}: upload to ${repository} started without a Location header`);
-        const url = new URL(location, this.base);
-        url.searchParams.set("digest", digest);
-        await this.request("PUT", url.pathname + url.search, {
-            ok: [201],
-            headers: { "Content-Type": "application/octet-stream" },
-            body: data,
-        });
+        await this.upload(repository, digest, data, data.length);
     }
 
     /**
@@ -200,6 +191,11 @@ export class RegistryClient {
     async copyBlobFrom(source: RegistryClient, sourceRepository: string, repository: string, digest: string): Promise<number> {
         const from = await source.request("GET", `/v2/${sourceRepository}/blobs/${digest}`, { ok: [200] });
         const size = Number(from.headers.get("content-length") ?? NaN);
+        await this.upload(repository, digest, from.body ?? Buffer.alloc(0), size);
+        return size;
+    }
+
+    private async upload(repository: string, digest: string, body: Buffer | ReadableStream<Uint8Array>, size: number): Promise<void> {
         const start = await this.request("POST", `/v2/${repository}/blobs/uploads/`, { ok: [202] });
         const location = start.headers.get("location");
         if (!location) throw new RegistryError(`${this.registry}: upload to ${repository} started without a Location header`);
@@ -208,9 +204,8 @@ export class RegistryClient {
         await this.request("PUT", url.pathname + url.search, {
             ok: [201],
             headers: { "Content-Type": "application/octet-stream", ...(Number.isFinite(size) ? { "Content-Length": String(size) } : {}) },
-            body: from.body ?? undefined,
+            body,
         });
-        return size;
     }
 
     /** Copies a blob from another repository of the same registry without moving bytes. */

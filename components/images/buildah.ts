@@ -1,6 +1,5 @@
 // buildah, skopeo and mmdebstrap as the image pipeline uses them: rootless-style
 // vfs storage in a cache folder, chroot isolation, pushes by digest.
-import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -8,6 +7,7 @@ import { run, type RunOptions } from "../exec";
 import { containerToolFlags, isDigest, parseRef } from "../registry/client";
 import type { Source } from "./catalog";
 import { canonicalJson } from "./definition";
+import { sha256Hex } from "../hash";
 
 /** Where builds keep their caches: $IMAGE_FACTORY_CACHE, else ~/.cache/image-factory. */
 export function defaultCacheDir(): string {
@@ -41,7 +41,7 @@ export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promis
  * definition: the same source is bootstrapped once per machine.
  */
 export async function bootstrapRootfs(source: Extract<Source, { kind: "rootfs" }>, cacheDir: string, log: Log): Promise<string> {
-    const key = createHash("sha256").update(canonicalJson(source)).digest("hex").slice(0, 32);
+    const key = sha256Hex(canonicalJson(source)).slice(0, 32);
     const dir = path.join(cacheDir, "rootfs");
     const tar = path.join(dir, `${source.distro}-${source.suite}-${key}.tar`);
     try {

@@ -1,10 +1,10 @@
 // From a catalog image (plus the site's customizations) to what a build needs:
 // the merged definition, its build context, its Containerfile and its identity
 // hash. Pure except for reading catalog source files.
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { type Catalog, CatalogError, checkSourcePath, type FileSpec, type ImageDefinition, lineage, type PackageManager, PATTERNS, type Source } from "./catalog";
+import { sha256Hex } from "../hash";
 import { renderContainerfile } from "./render/containerfile";
 
 /** Per-site additions to an image (stack config `images.customizations.<name>`). */
@@ -30,7 +30,6 @@ export interface ResolvedImage {
     parent: string | null;
 }
 
-export const sha256Hex = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 
 /** Canonical JSON: object keys sorted, so equal definitions hash equally. */
 export function canonicalJson(v: unknown): string {

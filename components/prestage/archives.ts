@@ -1,10 +1,10 @@
 // Image archives: every content set's references resolved in their registry
 // (digest, media type, size) before anything is written, then each image
 // archived with skopeo and checked against the registry's digest.
-import { createHash } from "node:crypto";
-import { createReadStream, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { run } from "../exec";
+import { sha256File } from "../hash";
 import { containerToolFlags, formatRef, parseRef, RegistryClient, RegistryError, withAuthFile, type ImageRef, type RegistryAuth } from "../registry/client";
 
 export interface Credentials extends RegistryAuth {
@@ -38,11 +38,6 @@ export interface ResolvedImage {
 
 const INDEX_TYPES = new Set(["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"]);
 
-export async function sha256File(file: string): Promise<string> {
-    const h = createHash("sha256");
-    for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) h.update(chunk as Buffer);
-    return h.digest("hex");
-}
 
 function clientFor(registry: string, credentials?: Credentials): RegistryClient {
     return new RegistryClient(registry, { auth: credentials?.registry === registry ? credentials : undefined, timeoutMs: 60_000 });

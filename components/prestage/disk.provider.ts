@@ -6,7 +6,7 @@ import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { parseRef, RegistryClient } from "../registry/client";
-import { sha256File } from "./archives";
+import { sha256File } from "../hash";
 import { buildDisk, statArtifact, sweepStaleTemps, type DiskSpec, type ExtraFile } from "./build";
 import { FILESYSTEMS, FORMATS, parseSize } from "./layout";
 import { LABEL, PARTITION_PATH, RESERVED_NAMES, SET_NAME } from "./tooling";

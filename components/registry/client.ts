@@ -1,10 +1,10 @@
 // A small client for the OCI distribution API: manifests, tags and blobs. Used
 // to move tags without uploading layers, to read what a registry really holds,
 // to delete what a stack created, and to mirror images blob by blob.
-import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { sha256Hex } from "../hash";
 
 export interface RegistryAuth {
     username: string;
@@ -85,7 +85,7 @@ export function isLoopback(registry: string): boolean {
 }
 
 export function sha256Digest(data: Buffer | string): string {
-    return `sha256:${createHash("sha256").update(data).digest("hex")}`;
+    return `sha256:${sha256Hex(data)}`;
 }
 
 export interface Manifest {

@@ -7,7 +7,8 @@ import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { objectUrl, s3Call, type S3Credentials, type S3Location } from "./s3";
-import { deleteAllVersions, headObject, sha256File, tarGzDirectory, uploadFile, withTempDir } from "./upload";
+import { sha256File } from "../hash";
+import { deleteAllVersions, headObject, tarGzDirectory, uploadFile, withTempDir } from "./upload";
 
 export interface ArtifactSource {
     /** An absolute path of a file to upload as it is. */

@@ -16,7 +16,8 @@ import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { containerToolFlags, parseRef, withAuthFile, type RegistryAuth } from "../registry/client";
 import { objectUrl, s3Call, type S3Credentials, type S3Location } from "./s3";
-import { deleteAllVersions, headObject, sha256File, uploadFile, withTempDir } from "./upload";
+import { sha256File } from "../hash";
+import { deleteAllVersions, headObject, uploadFile, withTempDir } from "./upload";
 
 export const SQUASHFS_COMPRESSIONS = ["gzip", "xz", "zstd", "lz4"] as const;
 

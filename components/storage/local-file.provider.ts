@@ -1,11 +1,11 @@
 // LocalFile: a file on the deploying machine, written atomically (temp path,
 // verify, rename). The local stack publishes artifacts this way when no S3
 // endpoint is configured.
-import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
+import { sha256Hex } from "../hash";
 
 export interface LocalFileInputs {
     path: string;
@@ -18,7 +18,6 @@ export interface LocalFileOutputs extends LocalFileInputs {
     size: number;
 }
 
-const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
 async function write(inputs: LocalFileInputs): Promise<LocalFileOutputs> {
     const tmp = path.join(path.dirname(inputs.path), `.${path.basename(inputs.path)}.${process.pid}.tmp`);
@@ -26,13 +25,13 @@ async function write(inputs: LocalFileInputs): Promise<LocalFileOutputs> {
     try {
         await fs.writeFile(tmp, inputs.content, { mode: inputs.mode ?? 0o644 });
         const written = await fs.readFile(tmp);
-        if (sha256(written) !== sha256(inputs.content)) throw new Error(`${tmp}: read-back checksum differs from what was written`);
+        if (sha256Hex(written) !== sha256Hex(inputs.content)) throw new Error(`${tmp}: read-back checksum differs from what was written`);
         await fs.rename(tmp, inputs.path);
     } catch (e) {
         await fs.rm(tmp, { force: true });
         throw e;
     }
-    return { ...inputs, sha256: sha256(inputs.content), size: Buffer.byteLength(inputs.content) };
+    return { ...inputs, sha256: sha256Hex(inputs.content), size: Buffer.byteLength(inputs.content) };
 }
 
 export const provider: ProviderImpl = {
@@ -60,7 +59,7 @@ export const provider: ProviderImpl = {
     async read(id, props) {
         try {
             const data = await fs.readFile(id);
-            return { id, props: { ...props, path: id, content: data.toString("utf8"), sha256: sha256(data), size: data.length } };
+            return { id, props: { ...props, path: id, content: data.toString("utf8"), sha256: sha256Hex(data), size: data.length } };
         } catch (e) {
             if ((e as NodeJS.ErrnoException).code === "ENOENT") return { id: "", props: {} };
             throw e;

@@ -19,6 +19,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { run } from "../exec";
+import { sha256File } from "../hash";
 import { s3Call, s3Client, s3Error, s3ErrorName, s3Status, type S3Connection } from "./s3";
 
 /** Metadata key holding the hex sha256 of the whole object. */
@@ -54,11 +55,6 @@ export interface UploadResult {
     skipped: boolean;
 }
 
-export async function sha256File(file: string): Promise<string> {
-    const hash = createHash("sha256");
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-    return hash.digest("hex");
-}
 
 export interface StoredObject {
     size: number;

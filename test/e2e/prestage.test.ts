@@ -6,7 +6,7 @@ import { existsSync, promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256File } from "../../components/prestage/archives";
+import { sha256File } from "../../components/hash";
 import { readPartitionTable } from "../../components/prestage/build";
 import { pushImage, type PushedImage } from "../support/images";
 import { testRegistry } from "../support/registry";

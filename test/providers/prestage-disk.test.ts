@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { run } from "../../components/exec";
-import { sha256File } from "../../components/prestage/archives";
+import { sha256File } from "../../components/hash";
 import { readPartitionTable } from "../../components/prestage/build";
 import { provider } from "../../components/prestage/disk.provider";
 import { RegistryClient } from "../../components/registry/client";

@@ -23,8 +23,8 @@
 //   passed as build argument PARENT_IMAGE (<registry>/<repo>@sha256:…). A
 //   Containerfile that names its parent by the parent's `build-<hash>` tag
 //   works too: that tag exists by then.
-import { createHash } from "node:crypto";
 import { type KubeObject, siteLabels } from "../kube";
+import { sha256Hex } from "../../hash";
 
 export interface PipelineImage {
     name: string;
@@ -117,10 +117,10 @@ export function unknownImages(select: string[] | undefined, images: Pick<Pipelin
  */
 export function catalogDigest(files: Array<{ path: string; content: string | Buffer }>): string {
     const lines = files
-        .map((f) => ({ name: Buffer.from(`./${f.path}`), sum: createHash("sha256").update(f.content).digest("hex") }))
+        .map((f) => ({ name: Buffer.from(`./${f.path}`), sum: sha256Hex(f.content) }))
         .sort((a, b) => Buffer.compare(a.name, b.name))
         .map((f) => `${f.sum}  ${f.name}\n`);
-    return `sha256:${createHash("sha256").update(lines.join("")).digest("hex")}`;
+    return `sha256:${sha256Hex(lines.join(""))}`;
 }
 
 /** A step script: POSIX sh that stops at the first failing command or unset variable. */
@@ -547,7 +547,7 @@ export function renderTektonPipeline(input: TektonPipelineInput): TektonObjects 
               },
           }
         : undefined;
-    const rendering = createHash("sha256").update(JSON.stringify([tasks, pipeline])).digest("hex");
+    const rendering = sha256Hex(JSON.stringify([tasks, pipeline]));
     const run = pipelineRunSpec(input, { name: `${name}-${rendering.slice(0, 12)}`, annotations: { "image-factory/rendering": `sha256:${rendering}` } }, input.git.revision);
     return { tasks, pipeline, trigger: { binding, template, listener, route }, run, order: images.map((i) => i.name) };
 }

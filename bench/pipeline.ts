@@ -6,7 +6,8 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { run } from "../components/exec";
-import { bootstrapRootfs, defaultCacheDir, withTempDir } from "../components/images/buildah";
+import { bootstrapRootfs, defaultCacheDir } from "../components/images/buildah";
+import { withTempDir } from "../components/temp-dir";
 import { loadCatalog, selectImages } from "../components/images/catalog";
 import { resolveImages } from "../components/images/definition";
 import { ROOTFS_TAR } from "../components/images/render/containerfile";

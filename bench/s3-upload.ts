@@ -10,7 +10,8 @@ import * as path from "node:path";
 import { CreateBucketCommand, PutBucketVersioningCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { s3Client } from "../components/storage/s3";
-import { uploadFile, withTempDir } from "../components/storage/upload";
+import { uploadFile } from "../components/storage/upload";
+import { withTempDir } from "../components/temp-dir";
 import { generateS3Credentials, startS3Server } from "../scripts/services/s3";
 
 const MiB = 1024 * 1024;

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { parse } from "yaml";
+import { isLoopback } from "../components/registry/client";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const DIGEST_REF = /@sha256:[a-f0-9]{64}$/;
@@ -24,11 +25,6 @@ function at(props: Record<string, any>, dotted: string): any {
     } catch {
         return undefined;
     }
-}
-
-function isLoopbackHost(host: string): boolean {
-    const h = host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-    return h === "localhost" || h === "::1" || /^127\./.test(h);
 }
 
 /** Released images are referenced by digest wherever this program hands them on. */
@@ -130,7 +126,7 @@ export const tlsExceptLoopback: ResourceValidationPolicy = {
         if (args.type === "pulumi:providers:aws") (at(p, "endpoints") ?? []).forEach((_e: unknown, i: number) => endpoints.push([`endpoints[${i}].s3`, at(p, `endpoints.${i}.s3`)]));
         for (const [key, url] of endpoints) {
             const m = known(url) ? /^http:\/\/([^/]+)/.exec(url) : null;
-            if (m && !isLoopbackHost(m[1])) report(`${key} ${url} is plain HTTP to ${m[1]}; use https:// (plain HTTP is for loopback only)`);
+            if (m && !isLoopback(m[1])) report(`${key} ${url} is plain HTTP to ${m[1]}; use https:// (plain HTTP is for loopback only)`);
         }
         if (args.type.startsWith(DYNAMIC)) {
             for (const key of ["registry", "sourceRegistry"]) {

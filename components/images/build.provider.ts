@@ -7,7 +7,8 @@ import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { isDigest, isValidRepository, RegistryClient, type RegistryAuth, withAuthFile } from "../registry/client";
-import { bootstrapRootfs, buildah, buildImage, pushByDigest, withTempDir } from "./buildah";
+import { withTempDir } from "../temp-dir";
+import { bootstrapRootfs, buildah, buildImage, pushByDigest } from "./buildah";
 import type { Source } from "./catalog";
 import { ROOTFS_TAR } from "./render/containerfile";
 

@@ -8,6 +8,7 @@ import { containerToolFlags, isDigest, parseRef } from "../registry/client";
 import type { Source } from "./catalog";
 import { canonicalJson } from "./definition";
 import { sha256Hex } from "../hash";
+import { withTempDir } from "../temp-dir";
 
 /** Where builds keep their caches: $IMAGE_FACTORY_CACHE, else ~/.cache/image-factory. */
 export function defaultCacheDir(): string {
@@ -23,17 +24,6 @@ export type Log = (line: string) => void;
 
 export function buildah(storage: string, args: string[], opts: RunOptions = {}) {
     return run("buildah", [...storageFlags(storage), ...args], opts);
-}
-
-/** A private temp folder, removed after `fn` whatever happens. */
-export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>, parent = os.tmpdir()): Promise<T> {
-    await fs.mkdir(parent, { recursive: true });
-    const dir = await fs.mkdtemp(path.join(parent, prefix));
-    try {
-        return await fn(dir);
-    } finally {
-        await fs.rm(dir, { recursive: true, force: true });
-    }
 }
 
 /**

@@ -8,7 +8,8 @@ import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { run, startBackground } from "../exec";
 import { containerToolFlags, isDigest, parseRef, type RegistryAuth, withAuthFile } from "../registry/client";
-import { buildah, storageFlags, withTempDir } from "./buildah";
+import { withTempDir } from "../temp-dir";
+import { buildah, storageFlags } from "./buildah";
 import type { TestSpec } from "./catalog";
 
 export interface ImageTestInputs {

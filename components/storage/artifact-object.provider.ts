@@ -8,7 +8,8 @@ import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { objectUrl, s3Call, type S3Credentials, type S3Location } from "./s3";
 import { sha256File } from "../hash";
-import { deleteAllVersions, headObject, tarGzDirectory, uploadFile, withTempDir } from "./upload";
+import { withTempDir } from "../temp-dir";
+import { deleteAllVersions, headObject, tarGzDirectory, uploadFile } from "./upload";
 
 export interface ArtifactSource {
     /** An absolute path of a file to upload as it is. */

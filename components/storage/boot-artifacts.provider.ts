@@ -17,7 +17,8 @@ import { changedKeys, isUnknown } from "../dynamic";
 import { containerToolFlags, parseRef, withAuthFile, type RegistryAuth } from "../registry/client";
 import { objectUrl, s3Call, type S3Credentials, type S3Location } from "./s3";
 import { sha256File } from "../hash";
-import { deleteAllVersions, headObject, uploadFile, withTempDir } from "./upload";
+import { withTempDir } from "../temp-dir";
+import { deleteAllVersions, headObject, uploadFile } from "./upload";
 
 export const SQUASHFS_COMPRESSIONS = ["gzip", "xz", "zstd", "lz4"] as const;
 

@@ -4,7 +4,6 @@
 // there with the same content is not uploaded again, and a check of what landed.
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, promises as fs } from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -224,12 +223,3 @@ export async function tarGzDirectory(dir: string, outFile: string): Promise<void
     }
 }
 
-/** A temp folder removed after `fn`, however it ends. */
-export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>, parent = os.tmpdir()): Promise<T> {
-    const dir = await fs.mkdtemp(path.join(parent, prefix));
-    try {
-        return await fn(dir);
-    } finally {
-        await fs.rm(dir, { recursive: true, force: true });
-    }
-}

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { GetBucketVersioningCommand, ListObjectVersionsCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider as objectProvider, type ArtifactObjectOutputs } from "../../components/storage/artifact-object.provider";
-import { provider as bucketProvider, type S3BucketOutputs } from "../../components/storage/s3-bucket.provider";
+import { provider as bucketProvider } from "../../components/storage/s3-bucket.provider";
 import { s3Client } from "../../components/storage/s3";
 import { verifyObject } from "../../components/storage/upload";
 import type { RunningS3 } from "../../scripts/services/s3";

@@ -6,7 +6,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { run } from "../../components/exec";
-import { withTempDir } from "../../components/storage/upload";
+import { withTempDir } from "../../components/temp-dir";
 
 const cacheDir = () =>
     path.join(process.env.IMAGE_FACTORY_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "image-factory"), "test-rootfs");

@@ -165,7 +165,7 @@ const HOST_PORT = /^(localhost|[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:]+\])(:\
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
-const IMAGE = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._\/-]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+const IMAGE = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+=*( .*)?$/;
 const GIT_URL = /^(https:\/\/|ssh:\/\/|git@)[^\s]+$/;
 const HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i;
@@ -198,6 +198,14 @@ class Checker {
     required<T>(key: string, v: T | undefined): T | undefined {
         // A value that is there but wrong has been reported already.
         if (v === undefined && !this.problems.some((p) => p.startsWith(`${NAMESPACE}:${key}: `))) this.fail(key, "is required");
+        return v;
+    }
+    list(key: string, v: unknown): unknown[] | undefined {
+        if (v === undefined) return undefined;
+        if (!Array.isArray(v)) {
+            this.fail(key, "must be a list");
+            return undefined;
+        }
         return v;
     }
     stringList(key: string, v: unknown, pattern?: RegExp, hint?: string): string[] | undefined {
@@ -266,7 +274,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         const key = `images.customizations.${name}`;
         const o = c.object(key, v, ["files", "packages", "labels"]);
         if (!o) continue;
-        const files = o.files === undefined ? undefined : Array.isArray(o.files) ? o.files : (c.fail(`${key}.files`, "must be a list"), undefined);
+        const files = c.list(`${key}.files`, o.files);
         customizations[name] = {
             files: files?.map((f, i) => {
                 const fo = c.object(`${key}.files[${i}]`, f, ["path", "content", "source", "mode", "owner"]) ?? {};
@@ -541,7 +549,7 @@ function parsePrestage(c: Checker, value: unknown): SiteConfig["prestage"] {
                 return ref;
             });
         }
-        const extraFiles = d.extraFiles === undefined ? [] : Array.isArray(d.extraFiles) ? d.extraFiles : (c.fail(`${key}.extraFiles`, "must be a list"), []);
+        const extraFiles = c.list(`${key}.extraFiles`, d.extraFiles) ?? [];
         disks[name] = {
             size,
             format: format as DiskFormat,

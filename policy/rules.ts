@@ -123,7 +123,7 @@ export const tlsExceptLoopback: ResourceValidationPolicy = {
         const p = args.props;
         const endpoints: Array<[string, unknown]> = [];
         if (args.type.startsWith(DYNAMIC)) endpoints.push(["s3.endpoint", at(p, "s3.endpoint")]);
-        if (args.type === "pulumi:providers:aws") (at(p, "endpoints") ?? []).forEach((_e: unknown, i: number) => endpoints.push([`endpoints[${i}].s3`, at(p, `endpoints.${i}.s3`)]));
+        if (args.type === "pulumi:providers:aws") for (let i = 0; i < (at(p, "endpoints") ?? []).length; i++) endpoints.push([`endpoints[${i}].s3`, at(p, `endpoints.${i}.s3`)]);
         for (const [key, url] of endpoints) {
             const m = known(url) ? /^http:\/\/([^/]+)/.exec(url) : null;
             if (m && !isLoopback(m[1])) report(`${key} ${url} is plain HTTP to ${m[1]}; use https:// (plain HTTP is for loopback only)`);
@@ -161,7 +161,10 @@ export function plainSecrets(file: string, text: string): string[] {
             for (const [k, inner] of Object.entries(v as object)) walk(`${key}.${k}`, inner);
             return;
         }
-        if (Array.isArray(v)) return v.forEach((inner, i) => walk(`${key}[${i}]`, inner));
+        if (Array.isArray(v)) {
+            for (const [i, inner] of v.entries()) walk(`${key}[${i}]`, inner);
+            return;
+        }
         if (typeof v !== "string" || v === "") return;
         const leaf = key.split(/[.:[\]]/).filter(Boolean).pop() ?? key;
         const looks = SECRET_VALUE.find(([re]) => re.test(v));
@@ -176,7 +179,7 @@ export function plainSecrets(file: string, text: string): string[] {
 export function stackConfigFile(projectDir: string, stack: string): string {
     let dir = "";
     try {
-        dir = (parse(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) ?? {}).stackConfigDir ?? "";
+        dir = parse(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8"))?.stackConfigDir ?? "";
     } catch {
         // no project file: the stack file sits next to the policy pack's project
     }

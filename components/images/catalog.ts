@@ -96,7 +96,7 @@ export const PATTERNS = {
     sshKey: /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( [^\n\r]*)?$/,
     imagePath: /^\/[^\0\n\r]*$/,
 };
-const SHELL_META = /[;&|`$<>(){}\[\]*?!~#'"\\\s]/;
+const SHELL_META = /[;&|`$<>(){}[\]*?!~#'"\\\s]/;
 
 const TOP_KEYS = ["name", "version", "description", "parent", "source", "packages", "files", "users", "units", "labels", "tests"];
 
@@ -175,7 +175,7 @@ export function parseFiles(p: Problems, key: string, v: unknown, exists: (rel: s
         p.keys(k, o, ["path", "content", "source", "mode", "owner"]);
         const filePath = p.str(`${k}.path`, o.path, PATTERNS.imagePath, "absolute path in the image");
         if (o.path === undefined) p.add(`${k}.path`, "is required");
-        else if (filePath && filePath.split("/").includes("..")) p.add(`${k}.path`, `${JSON.stringify(filePath)} must not contain \`..\``);
+        else if (filePath?.split("/").includes("..")) p.add(`${k}.path`, `${JSON.stringify(filePath)} must not contain \`..\``);
         const content = p.str(`${k}.content`, o.content);
         const source = p.str(`${k}.source`, o.source);
         if ((content === undefined) === (source === undefined)) p.add(k, "needs exactly one of `content` or `source`");

@@ -118,7 +118,7 @@ export async function uploadFile(c: S3Connection, req: UploadRequest): Promise<U
             abortController,
         });
         if (req.onProgress) upload.on("httpUploadProgress", (p) => req.onProgress!(p.loaded ?? 0, size));
-        let done;
+        let done: Awaited<ReturnType<typeof upload.done>>;
         try {
             done = await s3Call(c, `uploading ${req.file} to ${where}`, () => upload.done());
         } catch (e) {

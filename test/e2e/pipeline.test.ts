@@ -136,7 +136,7 @@ describe("image pipeline on the real engine", () => {
     });
 
     it("a change to base rebuilds all four images", async () => {
-        await edit("images/homepage.yaml", (t) => t.replace(/  - name: shows the release banner[\s\S]*$/, ""));
+        await edit("images/homepage.yaml", (t) => t.replace(/ {2}- name: shows the release banner[\s\S]*$/, ""));
         await stack.up(); // the fixed homepage 1.2.0 is tested and released
         const before = (await stack.outputs()).images;
         await edit("images/base.yaml", (t) => t.replace('content: "base 1.0.0\\n"', 'content: "base 1.0.1\\n"'));

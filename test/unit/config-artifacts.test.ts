@@ -1,7 +1,7 @@
 // The `artifacts` section of the stack configuration and its two secrets.
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseSiteConfig, type RawConfig } from "../../infra/config";
+import { type ConfigError, parseSiteConfig, type RawConfig } from "../../infra/config";
 
 const base = { site: { name: "local", role: "local" }, registry: { url: "127.0.0.1:5000" } };
 const secrets = { s3AccessKey: pulumi.secret("k"), s3SecretKey: pulumi.secret("s") };

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, parseSiteConfig, type RawConfig } from "../../infra/config";
+import { type ConfigError, parseSiteConfig, type RawConfig } from "../../infra/config";
 import { DEFAULT_DISK_DIR, deployPrestage, PROJECT_ROOT, releasedRefs, resolveContentSets } from "../../infra/prestage";
 
 const D = `sha256:${"cd".repeat(32)}`;
@@ -100,7 +100,7 @@ describe("resolveContentSets", () => {
         });
     });
     it("names an image the site does not release", () => {
-        expect(() => resolveContentSets("demo", { a: ["httpd", "nginx"] }, { httpd: "r/x@" + D })).toThrow(
+        expect(() => resolveContentSets("demo", { a: ["httpd", "nginx"] }, { httpd: `r/x@${D}` })).toThrow(
             'image-factory:prestage.disks.demo.contentSets.a[1]: "nginx" is not an image this site releases (released: httpd)',
         );
     });

@@ -21,12 +21,18 @@ export function flatten(chain: ImageDefinition[]): FlatImage {
     const enable = new Set<string>();
     const disable = new Set<string>();
     for (const img of chain) {
-        if (img.source?.kind === "rootfs") img.source.packages.forEach((p) => packages.add(p));
-        img.packages.forEach((p) => packages.add(p));
-        img.files.forEach((f) => files.set(f.path, f));
-        img.users.forEach((u) => users.set(u.name, u));
-        img.units.enable.forEach((u) => (enable.add(u), disable.delete(u)));
-        img.units.disable.forEach((u) => (disable.add(u), enable.delete(u)));
+        if (img.source?.kind === "rootfs") for (const p of img.source.packages) packages.add(p);
+        for (const p of img.packages) packages.add(p);
+        for (const f of img.files) files.set(f.path, f);
+        for (const u of img.users) users.set(u.name, u);
+        for (const u of img.units.enable) {
+            enable.add(u);
+            disable.delete(u);
+        }
+        for (const u of img.units.disable) {
+            disable.add(u);
+            enable.delete(u);
+        }
     }
     return {
         name: def.name,

@@ -2,6 +2,7 @@
 // the components in components/acp and components/registry, all through one
 // explicit Kubernetes provider made from the stack's kubeconfig secret.
 import type * as pulumi from "@pulumi/pulumi";
+import type * as command from "@pulumi/command";
 import { BuilderVm } from "../components/acp/builder-vm";
 import { kubeProvider } from "../components/acp/kube";
 import { TektonPipeline } from "../components/acp/pipeline";
@@ -24,12 +25,16 @@ export interface AcpInputs {
     releasedDisks?: ReleasedDisk[];
     /** For an ephemeral builder VM: what it is made for (e.g. a hash of the pending composes). */
     builderGeneration?: string;
+    /** What runs on the builder VM (its composes): an ephemeral builder is powered off once they are done. */
+    builderWork?: pulumi.CustomResource[];
 }
 
 export interface AcpDeployment {
     services: AcpServices;
     registry: ImageRegistry;
     builderVm?: BuilderVm;
+    /** The ephemeral builder's poweroff, after its work. */
+    builderRelease?: command.remote.Command;
     pipeline?: TektonPipeline;
     vmTemplates: Record<string, VmTemplateOutput>;
 }
@@ -71,7 +76,15 @@ export function deployAcp(config: SiteConfig, inputs: AcpInputs = {}, opts: pulu
     const provider = kubeProvider(`${site.name}-acp`, kubeconfig, { parent: opts.parent });
     const services = new AcpServices(
         `${site.name}-services`,
-        { site: site.name, namespace: acp.namespace, operators: acp.operators, catalogSource: acp.catalogSource, serviceAccounts: SERVICE_ACCOUNTS, provider },
+        {
+            site: site.name,
+            namespace: acp.namespace,
+            operators: acp.operators,
+            catalogSource: acp.catalogSource,
+            serviceAccounts: SERVICE_ACCOUNTS,
+            waitSeconds: acp.waitTimeoutSeconds,
+            provider,
+        },
         parent,
     );
 
@@ -113,6 +126,7 @@ export function deployAcp(config: SiteConfig, inputs: AcpInputs = {}, opts: pulu
                 sshPublicKey: b.sshPublicKey,
                 ephemeral: b.ephemeral,
                 generation: inputs.builderGeneration,
+                waitSeconds: acp.waitTimeoutSeconds,
                 serviceType: b.service.type,
                 nodeHost: b.service.type === "NodePort" ? b.service.host : undefined,
                 sshPrivateKey: config.sshPrivateKey!,
@@ -122,6 +136,10 @@ export function deployAcp(config: SiteConfig, inputs: AcpInputs = {}, opts: pulu
             parent,
         );
     }
+
+    // An ephemeral builder runs once: power it off when its work is done, so it
+    // does not hold the cluster's CPU and memory until the next `up`.
+    const builderRelease = builderVm && acp.builderVm?.ephemeral ? builderVm.release(inputs.builderWork ?? []) : undefined;
 
     let pipeline: TektonPipeline | undefined;
     if (acp.pipeline && inputs.catalog) {
@@ -170,11 +188,12 @@ export function deployAcp(config: SiteConfig, inputs: AcpInputs = {}, opts: pulu
                 registrySecret: registry.cdiSecretName,
                 cpu: t.cpu,
                 memory: t.memory,
+                waitSeconds: acp.waitTimeoutSeconds,
                 provider,
                 dependsOn: [services.workloadNamespace, services.hyperConverged, ...registry.secrets],
             },
             parent,
         ).templates;
     }
-    return { services, registry, builderVm, pipeline, vmTemplates };
+    return { services, registry, builderVm, builderRelease, pipeline, vmTemplates };
 }

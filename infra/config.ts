@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BootSource, BuilderVmInput } from "../components/acp/render/builder-vm";
 import { DEFAULT_BUILDER_PACKAGES } from "../components/acp/render/builder-vm";
+import { DEFAULT_WAIT_SECONDS } from "../components/acp/kube";
 import { TEST_MODES, type TestMode, type ToolImages } from "../components/acp/render/pipeline";
 import { OPERATOR_NAMES, OPERATORS, type OperatorName } from "../components/acp/render/services";
 import { REGISTRY_MODES, type RegistryMode } from "../components/registry/render";
@@ -108,6 +109,8 @@ export interface ArtifactsConfig {
 export interface AcpConfig {
     /** The namespace of this program's workloads on the cluster: pipelines, builder VMs, VM templates. */
     namespace: string;
+    /** How long `up` waits for an operator to install, HyperConverged to be available, a VM to be Ready, a disk to import. */
+    waitTimeoutSeconds: number;
     operators: Record<OperatorName, { channel: string; installPlanApproval: "Automatic" | "Manual" }>;
     /** The OLM CatalogSource operators install from. */
     catalogSource: { name: string; namespace: string };
@@ -343,9 +346,10 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
 
 /** The `acp` section, with its defaults. */
 function parseAcpConfig(c: Checker, value: unknown, role: Role): AcpConfig | undefined {
-    const a = c.object("acp", value, ["namespace", "operators", "registry", "mirror", "builderVm", "pipeline", "vmTemplates"]);
+    const a = c.object("acp", value, ["namespace", "waitTimeoutSeconds", "operators", "registry", "mirror", "builderVm", "pipeline", "vmTemplates"]);
     if (!a) return undefined;
     const namespace = c.string("acp.namespace", a.namespace, NAME, "must be a DNS label (a-z, 0-9, -)") ?? "image-factory";
+    const waitTimeoutSeconds = c.integer("acp.waitTimeoutSeconds", a.waitTimeoutSeconds, 10, 86_400) ?? DEFAULT_WAIT_SECONDS;
 
     const o = c.object("acp.operators", a.operators ?? {}, [...OPERATOR_NAMES, "source", "sourceNamespace", "installPlanApproval"]) ?? {};
     const approval = c.oneOf("acp.operators.installPlanApproval", o.installPlanApproval, ["Automatic", "Manual"] as const) ?? "Automatic";
@@ -460,7 +464,7 @@ function parseAcpConfig(c: Checker, value: unknown, role: Role): AcpConfig | und
             memory: c.string(`${k}.memory`, t.memory, QUANTITY, 'must be a Kubernetes quantity such as "4Gi"') ?? "4Gi",
         };
     }
-    return { namespace, operators, catalogSource, registry, mirror, builderVm, pipeline, vmTemplates };
+    return { namespace, waitTimeoutSeconds, operators, catalogSource, registry, mirror, builderVm, pipeline, vmTemplates };
 }
 
 function parseArtifacts(c: Checker, raw: RawConfig): ArtifactsConfig | undefined {

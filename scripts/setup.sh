@@ -9,7 +9,7 @@ cd "$ROOT"
 # filesystems (mmdebstrap), disks (sgdisk, mkfs.xfs, mke2fs, qemu-img), squashfs,
 # qemu-system-x86 to boot what is built (TCG; KVM guests hang here), iproute2 for
 # the image tests' network namespaces, shellcheck for actionlint.
-DEBIAN_PACKAGES=(buildah skopeo docker-registry mmdebstrap gdisk xfsprogs e2fsprogs qemu-utils squashfs-tools qemu-system-x86 iproute2 shellcheck ca-certificates)
+DEBIAN_PACKAGES=(buildah skopeo docker-registry mmdebstrap gdisk xfsprogs e2fsprogs qemu-utils squashfs-tools qemu-system-x86 iproute2 shellcheck ca-certificates openssh-server)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

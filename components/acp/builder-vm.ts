@@ -75,7 +75,8 @@ export class BuilderVm extends pulumi.ComponentResource {
             {
                 connection: this.connection,
                 create: "sudo systemd-run --on-active=5 systemctl poweroff",
-                triggers: after.map((r) => r.id),
+                // Again for a new VM (a new generation) or new work.
+                triggers: [this.vm.id, ...after.map((r) => r.id)],
             },
             { parent: this, dependsOn: [this.ready, ...after] },
         );

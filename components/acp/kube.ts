@@ -25,6 +25,19 @@ export interface KubeObject {
 
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "image-factory" } as const;
 
+/** How long `up` waits for an object to report ready, by default: operators install in minutes, VMs boot, disks import. */
+export const DEFAULT_WAIT_SECONDS = 1800;
+
+/**
+ * Annotations that make Pulumi's Kubernetes provider wait, after creating or
+ * updating the object, until `condition` holds ("condition=Ready",
+ * "jsonpath={.status.phase}=Succeeded"), and fail after `timeoutSeconds` with
+ * the object and the condition named.
+ */
+export function awaitAnnotations(condition: string, timeoutSeconds = DEFAULT_WAIT_SECONDS): Record<string, string> {
+    return { "pulumi.com/waitFor": condition, "pulumi.com/timeoutSeconds": String(timeoutSeconds) };
+}
+
 /** The labels every object this program makes carries. */
 export function siteLabels(site: string, component: string): Record<string, string> {
     return { ...MANAGED_BY, "app.kubernetes.io/part-of": "image-factory", "app.kubernetes.io/component": component, "image-factory/site": site };

@@ -92,6 +92,9 @@ describe("hub (role hub): graph", async () => {
         expect(r("datasource-image-factory-edge-httpd").dependsOn).toContain("datavolume-image-factory-edge-httpd-1-2-0");
         expect(r("template-image-factory-edge-httpd").dependsOn).toContain("datasource-image-factory-edge-httpd");
         expect(r("hub-builder-ready").dependsOn).toEqual(["virtualmachine-image-factory-image-factory-builder-0123456789", "service-image-factory-image-factory-builder-ssh"]);
+        // The hub's builder is ephemeral: it is powered off once it is ready and its work is done.
+        expect(r("hub-builder-release").dependsOn).toEqual(["hub-builder-ready"]);
+        expect(result.builderRelease).toBeDefined();
     });
 
     it("key fields come from the stack's configuration", () => {

@@ -103,6 +103,12 @@ describe("config errors name the key", () => {
         ]);
     });
 
+    it("how long up waits for operators, VMs and disks: 30 minutes unless set", () => {
+        expect(parseSiteConfig(exampleStack("hub")).acp!.waitTimeoutSeconds).toBe(1800);
+        expect(parseSiteConfig(hubWith(["acp", "waitTimeoutSeconds"], 60)).acp!.waitTimeoutSeconds).toBe(60);
+        expect(problems(hubWith(["acp", "waitTimeoutSeconds"], "10m"))).toEqual(['image-factory:acp.waitTimeoutSeconds: must be an integer from 10 to 86400, got "10m"']);
+    });
+
     it("acp settings on a local site, and a kubeconfig there", () => {
         const raw: RawConfig = { values: { ...stackValues("local"), acp: {} }, secrets: { ...LOCAL_S3, kubeconfig: pulumi.secret("x") } };
         expect(problems(raw)).toEqual([

@@ -2,7 +2,7 @@
 // DataVolume, prepared by cloud-init (the SSH key and the packages composes
 // need), reached over SSH through a Service.
 import { stringify } from "yaml";
-import { type KubeObject, siteLabels } from "../kube";
+import { awaitAnnotations, type KubeObject, siteLabels } from "../kube";
 
 /** Where the builder's root disk comes from (a CDI DataVolume source). */
 export type BootSource =
@@ -38,6 +38,8 @@ export interface BuilderVmInput {
      */
     generation?: string;
     serviceType: "LoadBalancer" | "NodePort";
+    /** How long `up` waits for the VM to be Ready (its disk imported, the guest booted). */
+    waitSeconds?: number;
 }
 
 export interface BuilderVmObjects {
@@ -76,7 +78,8 @@ export function renderBuilderVm(input: BuilderVmInput): BuilderVmObjects {
     const vm: KubeObject = {
         apiVersion: "kubevirt.io/v1",
         kind: "VirtualMachine",
-        metadata: { name: vmName, namespace: input.namespace, labels },
+        // `up` waits until KubeVirt reports the VM Ready before composes dial it.
+        metadata: { name: vmName, namespace: input.namespace, labels, annotations: awaitAnnotations("condition=Ready", input.waitSeconds) },
         spec: {
             runStrategy: input.ephemeral ? "Once" : "Always",
             dataVolumeTemplates: [{ metadata: { name: rootDv, labels }, spec: dvSpec }],

@@ -2,7 +2,7 @@
 // OperatorGroups and Subscriptions for OpenShift Virtualization (with its
 // HyperConverged resource), OpenShift Pipelines and OpenShift GitOps, and the
 // service accounts and RBAC the in-cluster pipeline runs with.
-import { type KubeObject, siteLabels } from "../kube";
+import { awaitAnnotations, type KubeObject, siteLabels } from "../kube";
 
 export const OPERATOR_NAMES = ["virtualization", "pipelines", "gitops"] as const;
 export type OperatorName = (typeof OPERATOR_NAMES)[number];
@@ -56,9 +56,6 @@ export const OPERATORS: Record<OperatorName, OperatorSpec> = {
 /** The ClusterRoles OpenShift Pipelines installs for EventListeners (Tekton Triggers). */
 export const TRIGGER_CLUSTER_ROLES = { namespaced: "tekton-triggers-eventlistener-roles", cluster: "tekton-triggers-eventlistener-clusterroles" };
 
-/** Pulumi's Kubernetes provider waits for this condition after creating the object (up to 30 minutes). */
-const AWAIT = (condition: string) => ({ "pulumi.com/waitFor": condition, "pulumi.com/timeoutSeconds": "1800" });
-
 export interface AcpServicesInput {
     site: string;
     /** The namespace of this program's workloads: pipelines, builder VMs, VM templates. */
@@ -67,6 +64,8 @@ export interface AcpServicesInput {
     /** The OLM CatalogSource the Subscriptions install from. */
     catalogSource: { name: string; namespace: string };
     serviceAccounts: { pipeline: string; trigger: string };
+    /** How long `up` waits for each operator to install and for HyperConverged to be available. */
+    waitSeconds?: number;
 }
 
 export interface AcpServicesObjects {
@@ -104,7 +103,7 @@ export function renderAcpServices(input: AcpServicesInput): AcpServicesObjects {
             // `up` waits until OLM has installed the operator (and with it its CRDs), so the
             // resources of those kinds that follow can be created. With Manual approval this
             // is when an administrator approves the InstallPlan.
-            metadata: { name: spec.package, namespace: spec.namespace, labels, annotations: AWAIT("jsonpath={.status.installedCSV}") },
+            metadata: { name: spec.package, namespace: spec.namespace, labels, annotations: awaitAnnotations("jsonpath={.status.installedCSV}", input.waitSeconds) },
             spec: {
                 name: spec.package,
                 channel,
@@ -121,7 +120,7 @@ export function renderAcpServices(input: AcpServicesInput): AcpServicesObjects {
         apiVersion: "hco.kubevirt.io/v1beta1",
         kind: "HyperConverged",
         // VMs and DataVolumes need KubeVirt and CDI up: wait until HCO reports them available.
-        metadata: { name: "kubevirt-hyperconverged", namespace: OPERATORS.virtualization.namespace, labels, annotations: AWAIT("condition=Available") },
+        metadata: { name: "kubevirt-hyperconverged", namespace: OPERATORS.virtualization.namespace, labels, annotations: awaitAnnotations("condition=Available", input.waitSeconds) },
         spec: {},
     };
 

@@ -3,7 +3,7 @@
 // a CDI DataVolume that imports that release, a DataSource that names the
 // current release (it moves like a `latest` tag), and an OpenShift Template whose
 // VirtualMachine clones its root disk from the DataSource.
-import { type KubeObject, siteLabels } from "../kube";
+import { awaitAnnotations, type KubeObject, siteLabels } from "../kube";
 
 export interface ReleasedDisk {
     /** The catalog image the disk was made from. */
@@ -24,6 +24,8 @@ export interface VmTemplatesInput {
     registrySecret?: string;
     cpu: number;
     memory: string;
+    /** How long `up` waits for each disk import to succeed. */
+    waitSeconds?: number;
 }
 
 export interface VmTemplateObjects {
@@ -49,8 +51,9 @@ export function renderVmTemplates(input: VmTemplatesInput): VmTemplateObjects[] 
                 name: dvName,
                 namespace: input.namespace,
                 labels: { ...labels, "image-factory/image": disk.name, "image-factory/version": dnsLabel(disk.version) },
-                // Keep the imported disk after import: the DataSource and clones read it.
-                annotations: { "cdi.kubevirt.io/storage.bind.immediate.requested": "true" },
+                // Bind at once (not at the first consumer), so the import runs now and `up`
+                // waits until it succeeded: a template whose disk failed to import is an error.
+                annotations: { "cdi.kubevirt.io/storage.bind.immediate.requested": "true", ...awaitAnnotations("jsonpath={.status.phase}=Succeeded", input.waitSeconds) },
             },
             spec: {
                 source: { registry: { url: `docker://${disk.diskRef}`, pullMethod: "pod", ...(input.registrySecret ? { secretRef: input.registrySecret } : {}) } },

@@ -1,28 +1,18 @@
 // A real OCI registry (Debian's docker-registry, distribution 2.8) on loopback:
 // the local stack's registry (started by `npm run up`) and each test's own.
 import { promises as fs } from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { startBackground, type Background } from "../../components/exec";
+import { freePort } from "../../components/net";
 import { RegistryClient } from "../../components/registry/client";
+
+export { freePort };
 
 export interface RunningRegistry {
     /** host:port */
     address: string;
     dataDir: string;
     stop(): Promise<void>;
-}
-
-/** A port nothing listens on right now. */
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        });
-    });
 }
 
 /** Waits until `check` passes, or fails with the last error after `timeoutMs`. */

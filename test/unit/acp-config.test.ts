@@ -87,7 +87,7 @@ describe("config errors name the key", () => {
     });
 
     it("an unknown role", () => {
-        expect(problems(hubWith(["site", "role"], "edge"))).toEqual(['image-factory:site.role: must be one of local, acp, hub, got "edge"']);
+        expect(problems(hubWith(["site", "role"], "edge"))).toEqual(['image-factory:site.role: must be one of "local", "acp", "hub", got "edge"']);
     });
 
     it("a bad operator channel, with the channels the package publishes", () => {
@@ -106,7 +106,7 @@ describe("config errors name the key", () => {
     it("how long up waits for operators, VMs and disks: 30 minutes unless set", () => {
         expect(parseSiteConfig(exampleStack("hub")).acp!.waitTimeoutSeconds).toBe(1800);
         expect(parseSiteConfig(hubWith(["acp", "waitTimeoutSeconds"], 60)).acp!.waitTimeoutSeconds).toBe(60);
-        expect(problems(hubWith(["acp", "waitTimeoutSeconds"], "10m"))).toEqual(['image-factory:acp.waitTimeoutSeconds: must be an integer from 10 to 86400, got "10m"']);
+        expect(problems(hubWith(["acp", "waitTimeoutSeconds"], "10m"))).toEqual(['image-factory:acp.waitTimeoutSeconds: must be a whole number from 10 to 86400, got "10m"']);
     });
 
     it("acp settings on a local site, and a kubeconfig there", () => {
@@ -152,17 +152,18 @@ describe("config errors name the key", () => {
         acp.pipeline.git.url = "ftp://git.example.com/x";
         acp.pipeline.toolImages = { buildah: "buildah" };
         acp.vmTemplates.colour = "blue";
-        expect(problems(raw)).toEqual([
+        expect(problems(raw).sort()).toEqual([
             'image-factory:acp.registry.mode: must be one of "internal", "deployment", got "quay"',
-            'image-factory:acp.builderVm.source: must have exactly one of registry, http, dataSource, got ["registry","http"]',
+            "image-factory:acp.builderVm.source: needs exactly one of registry, http, dataSource",
+            'image-factory:acp.builderVm.source.registry: must be "docker://<image>" (a container disk), got "quay.io/containerdisks/fedora"',
             'image-factory:acp.builderVm.sshPublicKey: must be an OpenSSH public key line (ssh-ed25519 AAAA…), got "not a key"',
-            "image-factory:acp.builderVm.cpu: must be an integer from 1 to 128, got 0",
+            "image-factory:acp.builderVm.cpu: must be a whole number from 1 to 128, got 0",
             'image-factory:acp.builderVm.memory: must be a Kubernetes quantity such as "8Gi", got "16 GB"',
             'image-factory:acp.pipeline.git.url: must be an https://, ssh:// or git@ URL of the image definitions repository, got "ftp://git.example.com/x"',
             'image-factory:acp.pipeline.testMode: must be one of "pod", "vm", got "qemu"',
             'image-factory:acp.pipeline.toolImages.buildah: must be an image reference host/repository[:tag][@digest], got "buildah"',
             "image-factory:acp.vmTemplates.colour: unknown key (expected one of: images, storage, storageClass, cpu, memory)",
-        ]);
+        ].sort());
     });
 });
 

@@ -36,25 +36,27 @@ describe("catalog validation: every problem, with file and key", () => {
         ["file source outside the catalog (..)", { "a.yaml": `${BASE}files: [{path: /etc/x, source: ../secret.txt}]\n` }, /^a\.yaml: files\[0\]\.source: "\.\.\/secret\.txt" must stay inside the catalog folder/],
         ["file source that does not exist", { "a.yaml": `${BASE}files: [{path: /etc/x, source: files/nope}]\n` }, /files\[0\]\.source: "files\/nope" does not exist in the catalog folder/],
         ["file with both content and source", { "a.yaml": `${BASE}files: [{path: /etc/x, content: hi, source: f}]\n` }, /files\[0\]: needs exactly one of `content` or `source`/],
-        ["file path not absolute", { "a.yaml": `${BASE}files: [{path: etc/x, content: hi}]\n` }, /files\[0\]\.path: "etc\/x" is not a valid absolute path in the image/],
+        ["file path not absolute", { "a.yaml": `${BASE}files: [{path: etc/x, content: hi}]\n` }, /files\[0\]\.path: must be an absolute path in the image, got "etc\/x"/],
         ["file path with ..", { "a.yaml": `${BASE}files: [{path: /etc/../x, content: hi}]\n` }, /files\[0\]\.path: "\/etc\/\.\.\/x" must not contain `\.\.`/],
-        ["malformed mode", { "a.yaml": `${BASE}files: [{path: /etc/x, content: hi, mode: "rwx"}]\n` }, /files\[0\]\.mode: "rwx" is not a valid octal mode/],
-        ["package name with a shell metacharacter", { "a.yaml": `${BASE}packages: ["vim; rm -rf /"]\n` }, /packages\[0\]: "vim; rm -rf \/" is not a valid package name \(it contains a shell metacharacter or space\)/],
-        ["malformed package name", { "a.yaml": `${BASE}packages: ["-oops"]\n` }, /packages\[0\]: "-oops" is not a valid package name/],
-        ["malformed unit name", { "a.yaml": `${BASE}units: {enable: [apache2]}\n` }, /units\.enable\[0\]: "apache2" is not a valid systemd unit name/],
+        ["malformed mode", { "a.yaml": `${BASE}files: [{path: /etc/x, content: hi, mode: "rwx"}]\n` }, /files\[0\]\.mode: must be an octal mode such as "0644", got "rwx"/],
+        ["package name with a shell metacharacter", { "a.yaml": `${BASE}packages: ["vim; rm -rf /"]\n` }, /packages\[0\]: must be a package name, got "vim; rm -rf \/" \(it contains a shell metacharacter or space\)/],
+        ["malformed package name", { "a.yaml": `${BASE}packages: ["-oops"]\n` }, /packages\[0\]: must be a package name, got "-oops"$/],
+        ["malformed unit name", { "a.yaml": `${BASE}units: {enable: [apache2]}\n` }, /units\.enable\[0\]: must be a systemd unit name, got "apache2"/],
         ["unit with command substitution", { "a.yaml": `${BASE}units: {enable: ["$(reboot).service"]}\n` }, /units\.enable\[0\]: .* \(it contains a shell metacharacter or space\)/],
-        ["malformed user name", { "a.yaml": `${BASE}users: [{name: "Bad User"}]\n` }, /users\[0\]\.name: "Bad User" is not a valid user name/],
-        ["malformed group name", { "a.yaml": `${BASE}users: [{name: ok, groups: ["wheel&&x"]}]\n` }, /users\[0\]\.groups\[0\]: "wheel&&x" is not a valid group name/],
-        ["malformed SSH key", { "a.yaml": `${BASE}users: [{name: ok, sshKeys: ["not a key"]}]\n` }, /users\[0\]\.sshKeys\[0\]: "not a key" is not a valid SSH public key/],
-        ["image name not usable as a repository", { "a.yaml": `name: My_Image\nversion: "1"\nsource: {rootfs: {suite: bookworm}}\n` }, /name: "My_Image" is not a valid image name/],
-        ["version not usable as a tag", { "a.yaml": `name: a\nversion: "1.0 beta"\nsource: {rootfs: {suite: bookworm}}\n` }, /version: "1\.0 beta" is not a valid version/],
-        ["unsupported distro", { "a.yaml": `name: a\nversion: "1"\nsource: {rootfs: {distro: arch, suite: x}}\n` }, /source\.rootfs\.distro: "arch" is not a valid distro/],
-        ["bad source image reference", { "a.yaml": `name: a\nversion: "1"\nsource: {image: "rhel-bootc:9.6"}\n` }, /source\.image\.ref: "rhel-bootc:9\.6" is not a valid image reference/],
-        ["test as a shell string", { "a.yaml": `${BASE}tests: [{name: t, run: "cat /etc/os-release"}]\n` }, /tests\[0\]\.run: must be a list/],
+        ["malformed user name", { "a.yaml": `${BASE}users: [{name: "Bad User"}]\n` }, /users\[0\]\.name: must be a user name, got "Bad User"/],
+        ["malformed group name", { "a.yaml": `${BASE}users: [{name: ok, groups: ["wheel&&x"]}]\n` }, /users\[0\]\.groups\[0\]: must be a group name, got "wheel&&x" \(it contains a shell metacharacter or space\)/],
+        ["malformed SSH key", { "a.yaml": `${BASE}users: [{name: ok, sshKeys: ["not a key"]}]\n` }, /users\[0\]\.sshKeys\[0\]: must be an SSH public key line \(ssh-ed25519 AAAA…\), got "not a key"/],
+        ["image name not usable as a repository", { "a.yaml": `name: My_Image\nversion: "1"\nsource: {rootfs: {suite: bookworm}}\n` }, /name: must be an image name \(lower case letters, digits, \. _ -\), got "My_Image"/],
+        ["version not usable as a tag", { "a.yaml": `name: a\nversion: "1.0 beta"\nsource: {rootfs: {suite: bookworm}}\n` }, /version: must be a version \(usable as a tag\), got "1\.0 beta"/],
+        ["unsupported distro", { "a.yaml": `name: a\nversion: "1"\nsource: {rootfs: {distro: arch, suite: x}}\n` }, /source\.rootfs\.distro: must be one of "debian", got "arch"/],
+        ["bad source image reference", { "a.yaml": `name: a\nversion: "1"\nsource: {image: "rhel-bootc:9.6"}\n` }, /source\.image: must be an image reference host\/repository\[:tag\]\[@digest\], got "rhel-bootc:9\.6"/],
+        ["test as a shell string", { "a.yaml": `${BASE}tests: [{name: t, run: "cat /etc/os-release"}]\n` }, /tests\[0\]\.run: must be a non-empty list of arguments \(a command, not a shell string\), got "cat \/etc\/os-release"/],
         ["test with two kinds", { "a.yaml": `${BASE}tests: [{name: t, run: [true], file: /x}]\n` }, /tests\[0\]: needs exactly one of `run`/],
         ["service test without a probe", { "a.yaml": `${BASE}tests: [{name: t, service: {start: [x]}}]\n` }, /tests\[0\]\.service: needs exactly one probe/],
         ["port out of range", { "a.yaml": `${BASE}tests: [{name: t, service: {start: [x], tcp: {port: 70000}}}]\n` }, /tests\[0\]\.service\.tcp\.port: must be a whole number from 1 to 65535/],
-        ["invalid label key", { "a.yaml": `${BASE}labels: {"Bad Key!": x}\n` }, /labels\.Bad Key!: "Bad Key!" is not a valid label key/],
+        ["DSA SSH key (OpenSSH disabled DSA)", { "a.yaml": `${BASE}users: [{name: ok, sshKeys: ["ssh-dss AAAAB3NzaC1kc3M= x"]}]\n` }, /users\[0\]\.sshKeys\[0\]: must be an SSH public key line/],
+        ["source image given as a mapping", { "a.yaml": `name: a\nversion: "1"\nsource: {image: {ref: "bad ref"}}\n` }, /source\.image\.ref: must be an image reference/],
+        ["invalid label key", { "a.yaml": `${BASE}labels: {"Bad Key!": x}\n` }, /labels\.Bad Key!: the key must be a label key, got "Bad Key!"/],
     ];
     it.each(cases)("%s", (_what, files, expected) => {
         const found = problems(files);
@@ -147,6 +149,6 @@ describe("content-addressed identity", () => {
         expect(() => resolveImages(catalog, catalog.order, { httpd: { files: [{ path: "/x", source: "../../etc/shadow" }] } })).toThrow(
             /image-factory:images\.customizations\.httpd\.files\[0\]\.source: "\.\.\/\.\.\/etc\/shadow" must stay inside the catalog folder/,
         );
-        expect(() => resolveImages(catalog, catalog.order, { httpd: { packages: ["a b"] } })).toThrow(/images\.customizations\.httpd\.packages\[0\]: "a b" is not a valid package name/);
+        expect(() => resolveImages(catalog, catalog.order, { httpd: { packages: ["a b"] } })).toThrow(/image-factory:images\.customizations\.httpd\.packages\[0\]: must be a package name, got "a b" \(it contains a shell metacharacter or space\)/);
     });
 });

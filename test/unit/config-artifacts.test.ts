@@ -37,12 +37,12 @@ describe("artifacts config", () => {
 
     it("names every bad key at once", () => {
         expect(problems({ kind: "minio", endpoint: "s3.example", pathStyle: "yes", buckets: { recipes: "IMS", bootImages: "ims", extra: "x" }, noncurrentVersionDays: 0 }, {})).toEqual([
-            "image-factory:artifacts.kind: must be one of aws, s3-api, got \"minio\"",
+            "image-factory:artifacts.kind: must be one of \"aws\", \"s3-api\", got \"minio\"",
             "image-factory:artifacts.endpoint: must be http(s)://host[:port], got \"s3.example\"",
             "image-factory:artifacts.pathStyle: must be true or false, got \"yes\"",
             "image-factory:artifacts.buckets.extra: unknown key (expected one of: recipes, bootImages, prestage)",
-            expect.stringMatching(/^image-factory:artifacts\.buckets\.recipes: must be 3-63 characters .*got "IMS"$/),
             "image-factory:artifacts.noncurrentVersionDays: must be a whole number of days > 0, got 0",
+            expect.stringMatching(/^image-factory:artifacts\.buckets\.recipes: must be 3-63 characters .*got "IMS"$/),
             "image-factory:s3AccessKey: is required when artifacts is set (pulumi config set --secret s3AccessKey, value on stdin)",
             "image-factory:s3SecretKey: is required when artifacts is set (pulumi config set --secret s3SecretKey, value on stdin)",
         ]);

@@ -25,7 +25,7 @@ describe("stack configuration", () => {
 
     it.each([
         ["a missing site", { registry: base.registry }, "image-factory:site: is required"],
-        ["an unknown role", { ...base, site: { name: "a", role: "edge" } }, 'image-factory:site.role: must be one of local, acp, hub, got "edge"'],
+        ["an unknown role", { ...base, site: { name: "a", role: "edge" } }, 'image-factory:site.role: must be one of "local", "acp", "hub", got "edge"'],
         ["a site name that is not a DNS label", { ...base, site: { name: "Site A", role: "local" } }, 'image-factory:site.name: must be a DNS label (a-z, 0-9, -), got "Site A"'],
         ["a registry URL with a scheme", { ...base, registry: { url: "https://r.example.com" } }, 'image-factory:registry.url: must be host[:port] without a scheme, got "https://r.example.com"'],
         ["an unknown top-level key", { ...base, registy: {} }, "image-factory:registy: unknown key"],

@@ -17,6 +17,8 @@ import { PATTERNS, ValidationProblems, validate } from "../components/schema";
 import type { ArtifactStoreKind, BucketNames } from "../components/storage/artifact-store";
 import { bucketNameProblem } from "../components/storage/s3";
 import { NAMESPACE, type Role, SECRET_KEYS, type SecretKey, StackConfig } from "./config-schema";
+import { localSecretsPath, readLocalSecrets } from "./local-secrets";
+import { projectRoot } from "./project-root";
 
 export { NAMESPACE, ROLES, type Role } from "./config-schema";
 export type { Customization };
@@ -389,7 +391,15 @@ export function loadSiteConfig(): SiteConfig {
         const [, ns, key] = /^([^:]+):(?:config:)?(.+)$/.exec(k) ?? [];
         if (ns === NAMESPACE && !KNOWN_KEYS.includes(key) && !(SECRET_KEYS as readonly string[]).includes(key)) values[key] = "(set)";
     }
+    // Secrets from the stack file, or from the machine's git-ignored .local/secrets/<stack>.json.
+    const local = readLocalSecrets(projectRoot(), pulumi.getStack(), SECRET_KEYS);
     const secrets: RawConfig["secrets"] = {};
-    for (const k of SECRET_KEYS) secrets[k] = cfg.getSecret(k);
+    const problems: string[] = [];
+    for (const k of SECRET_KEYS) {
+        const fromStack = cfg.getSecret(k);
+        if (fromStack && local[k] !== undefined) problems.push(`${NAMESPACE}:${k}: is set both in the stack file and in ${localSecretsPath(pulumi.getStack())}; remove one`);
+        secrets[k] = fromStack ?? (local[k] !== undefined ? pulumi.secret(local[k]) : undefined);
+    }
+    if (problems.length) throw new ConfigError(problems);
     return parseSiteConfig({ values, secrets });
 }

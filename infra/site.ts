@@ -1,6 +1,6 @@
 // Composes the site's components for its role. Data flows one way:
 // config → components → outputs; nothing in components/ imports infra/.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { defaultCacheDir } from "../components/images/buildah";
@@ -16,20 +16,9 @@ import { deployAcp } from "./acp";
 import { deployPrestage, releasedRefs } from "./prestage";
 import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts } from "./artifacts";
 import { ConfigError, NAMESPACE, type SiteConfig } from "./config";
+import { projectRoot } from "./project-root";
 import type { SiteResult } from "./outputs";
 import { type BootArtifactsOutput, type DiskOutput, type ImageOutput, SiteReference } from "../components/contract";
-
-/** The folder holding Pulumi.yaml. The engine runs the program in infra/. */
-export function projectRoot(): string {
-    const fromEngine = pulumi.getRootDirectory();
-    if (path.isAbsolute(fromEngine) && existsSync(path.join(fromEngine, "Pulumi.yaml"))) return fromEngine;
-    // The language host this project builds predates `--root-directory` (the
-    // value arrives empty or garbled): find Pulumi.yaml above the program instead.
-    for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
-        if (existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
-        if (path.dirname(dir) === dir) throw new Error(`no Pulumi.yaml above ${process.cwd()}`);
-    }
-}
 
 const credentials = (username: string | undefined, password: pulumi.Output<string> | undefined) =>
     username && password ? pulumi.secret(password.apply((p) => ({ username, password: p }))) : undefined;

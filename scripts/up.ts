@@ -1,35 +1,58 @@
 // `npm run up` (after scripts/setup.sh): start the local services, deploy the
 // `local` stack with the real engine, print its outputs.
+import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { run } from "../components/exec";
+import { localSecretsPath } from "../infra/local-secrets";
 import { ensureLocalRegistry, ensureLocalS3, ROOT } from "./local-services";
 
 const say = (s: string) => console.error(`\x1b[1m[image-factory]\x1b[0m ${s}`);
-const pulumi = (args: string[], stream = true, input?: string, secrets: string[] = []) =>
+const pulumi = (args: string[], stream = true) =>
     run("bash", [path.join(ROOT, "scripts/pulumi.sh"), ...args], {
         cwd: ROOT,
         timeoutMs: 3 * 60 * 60_000,
         onLine: stream ? (l) => console.log(l) : undefined,
-        input,
-        secrets,
     });
 
-/** Sets a secret in the local stack's config from stdin (never the command line), when it differs. */
-async function setSecret(key: string, value: string): Promise<void> {
-    // Not redacted, so that it can be compared; stdout is never printed (stream off), and a failure prints no value.
-    const current = await pulumi(["config", "get", key, "--stack", "local"], false).catch(() => undefined);
-    if (current?.stdout.trim() === value) return;
-    await pulumi(["config", "set", "--secret", key, "--stack", "local", "--non-interactive"], false, value, [value]);
+/**
+ * Gives the local stack its machine-generated secrets through the git-ignored
+ * .local/secrets/local.json (0600; infra/local-secrets.ts reads it), so that the
+ * tracked stack file stays as committed. Values never pass through argv or a log.
+ */
+async function writeLocalSecrets(values: Record<string, string>): Promise<void> {
+    const file = path.join(ROOT, localSecretsPath("local"));
+    let current: Record<string, string>;
+    try {
+        current = JSON.parse(await fs.readFile(file, "utf8").catch(() => "{}"));
+    } catch {
+        throw new Error(`${localSecretsPath("local")} is not valid JSON; delete it and run again`); // the parser's message would quote a secret
+    }
+    const next = { ...current, ...values };
+    if (JSON.stringify(next) === JSON.stringify(current)) return;
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+    await fs.rename(tmp, file);
+    say(`the local S3 server's credentials are in ${localSecretsPath("local")} (git-ignored)`);
+}
+
+/** Earlier versions encrypted these into the tracked stack file: take them out again. */
+async function dropTrackedSecrets(keys: string[]): Promise<void> {
+    const file = path.join(ROOT, "stacks/Pulumi.local.yaml");
+    const text = await fs.readFile(file, "utf8");
+    const pattern = new RegExp(`^  image-factory:(${keys.join("|")}):\\n    secure: \\S+\\n`, "gm");
+    const cleaned = text.replace(pattern, "");
+    if (cleaned === text) return;
+    await fs.writeFile(file, cleaned);
+    say(`removed ${keys.join(", ")} from stacks/Pulumi.local.yaml (they live in ${localSecretsPath("local")} now)`);
 }
 
 async function main(): Promise<void> {
     await ensureLocalRegistry(say);
     const s3 = await ensureLocalS3(say);
     await pulumi(["stack", "select", "--create", "--stack", "local"], false);
-    if (s3) {
-        await setSecret("image-factory:s3AccessKey", s3.accessKeyId);
-        await setSecret("image-factory:s3SecretKey", s3.secretAccessKey);
-    }
+    await dropTrackedSecrets(["s3AccessKey", "s3SecretKey"]);
+    if (s3) await writeLocalSecrets({ s3AccessKey: s3.accessKeyId, s3SecretKey: s3.secretAccessKey });
     say("deploying the local stack (pulumi up --yes --stack local) ...");
     await pulumi(["up", "--yes", "--stack", "local", "--non-interactive"]);
     const out = await pulumi(["stack", "output", "--json", "--stack", "local"], false);

@@ -48,8 +48,8 @@ export const PATTERNS = {
     digest: /^sha256:[a-f0-9]{64}$/,
     /** Octal file mode such as 0644. */
     mode: /^0?[0-7]{3,4}$/,
-    /** An absolute path in an image. */
-    imagePath: /^\/[^\0\n\r]*$/,
+    /** An absolute path in an image; no control character (paths are written into Containerfiles and scripts, one per line). */
+    imagePath: /^\/[ -~\u00a0-\uffff]*$/,
 };
 
 const SHELL_META = /[;&|`$<>(){}[\]*?!~#'"\\\s]/;

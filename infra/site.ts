@@ -1,10 +1,10 @@
 // Composes the site's components for its role. Data flows one way:
 // config → components → outputs; nothing in components/ imports infra/.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { defaultCacheDir } from "../components/images/buildah";
-import { loadCatalog, selectImages } from "../components/images/catalog";
+import { type Catalog, CatalogError, catalogSource, loadCatalog, selectImages } from "../components/images/catalog";
 import { fileBytes, type ResolvedImage, resolveImages } from "../components/images/definition";
 import { renderKiwiRecipe } from "../components/images/render/kiwi";
 import { renderTestScript } from "../components/images/render/test-script";
@@ -37,7 +37,7 @@ export function deploySite(config: SiteConfig): SiteResult {
     const acp =
         config.site.role === "local"
             ? undefined
-            : deployAcp(config, { catalog: resolved && { images: pipelineImages(resolved), files: catalogFiles(catalog.dir) } });
+            : deployAcp(config, { catalog: resolved && { images: pipelineImages(resolved), files: catalogFiles(catalog) } });
 
     // Buckets for recipes, boot artifact sets and pre-staged disks.
     const store = deployArtifactStore(config);
@@ -122,14 +122,22 @@ function pipelineImages(resolved: Map<string, ResolvedImage>): PipelineImage[] {
 }
 
 /** Every file of the catalog folder, which the in-cluster pipeline compares its git checkout against. */
-function catalogFiles(dir: string): Array<{ path: string; content: Buffer }> {
-    return readdirSync(dir, { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
-        .map((e) => {
-            const full = path.join(e.parentPath, e.name);
-            return { path: path.relative(dir, full), content: readFileSync(full) };
-        })
-        .sort((a, b) => a.path.localeCompare(b.path));
+function catalogFiles(catalog: Catalog): Array<{ path: string; content: Buffer }> {
+    // Every entry but folders, read the safe way: a link or a special file is an error, not skipped.
+    const rels = readdirSync(catalog.dir, { recursive: true, withFileTypes: true })
+        .filter((e) => !e.isDirectory())
+        .map((e) => path.relative(catalog.dir, path.join(e.parentPath, e.name)));
+    const problems: string[] = [];
+    const files = rels.flatMap((rel) => {
+        try {
+            return [{ path: rel, content: catalogSource(catalog, rel) }];
+        } catch (e) {
+            problems.push(`${path.basename(catalog.dir)}/${rel}: ${(e as Error).message}`);
+            return [];
+        }
+    });
+    if (problems.length) throw new CatalogError(problems);
+    return files.sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /**

@@ -1,7 +1,7 @@
 // The image catalog: one YAML file per image (images/*.yaml). Loading validates
 // every file and reports every problem at once, each with its file and key,
 // before any resource is registered. The result is a graph in build order.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, type Stats } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
 import { ValidationProblems, validate } from "../schema";
@@ -71,6 +71,12 @@ export interface ImageDefinition {
 export interface Catalog {
     /** Absolute path of the catalog folder. */
     dir: string;
+    /**
+     * The bytes of every source file read so far, by catalog-relative path: each
+     * file is read once (readCatalogFile), and builds, hashes and recipes all use
+     * these bytes, never the file on disk again.
+     */
+    sources: Map<string, Buffer>;
     images: Map<string, ImageDefinition>;
     /** Image names, parents before children. */
     order: string[];
@@ -96,18 +102,18 @@ export function checkSourcePath(source: string): string | undefined {
 
 /**
  * The rules for file entries that a schema cannot say: no `..` in the image
- * path, and a source that stays inside the catalog folder and exists. Shared by
- * catalog files and site customizations.
+ * path, and a source that is a regular file inside the catalog folder (`check`
+ * reads it, once, and says what is wrong with it). Shared by catalog files and
+ * site customizations.
  */
-export function checkFiles(files: FileEntry[] | undefined, key: string, exists: (rel: string) => boolean, problems: ValidationProblems, failed: (key: string) => boolean): void {
+export function checkFiles(files: FileEntry[] | undefined, key: string, check: SourceCheck, problems: ValidationProblems, failed: (key: string) => boolean): void {
     for (const [i, f] of (files ?? []).entries()) {
         const k = `${key}[${i}]`;
         if (failed(k)) continue;
         if (f.path.split("/").includes("..")) problems.add(`${k}.path`, `${JSON.stringify(f.path)} must not contain \`..\``);
         if (f.source === undefined) continue;
-        const bad = checkSourcePath(f.source);
+        const bad = check(f.source);
         if (bad) problems.add(`${k}.source`, `${JSON.stringify(f.source)} ${bad}`);
-        else if (!exists(f.source)) problems.add(`${k}.source`, `${JSON.stringify(f.source)} does not exist in the catalog folder`);
     }
 }
 
@@ -125,7 +131,7 @@ function dropNulls(v: unknown): unknown {
 }
 
 /** Parses one catalog file's text. Problems go to `problems`; returns the image when it is valid. */
-function parseImage(problems: ValidationProblems, file: string, text: string, exists: (rel: string) => boolean): ImageDefinition | undefined {
+function parseImage(problems: ValidationProblems, file: string, text: string, check: SourceCheck): ImageDefinition | undefined {
     const doc = parseDocument(text, { uniqueKeys: true });
     if (doc.errors.length) {
         for (const e of doc.errors) {
@@ -143,7 +149,7 @@ function parseImage(problems: ValidationProblems, file: string, text: string, ex
     // The rules a schema cannot say.
     if (o.parent !== undefined && o.source !== undefined) problems.add("", "has both `parent` and `source`; an image is built on one of them");
     if (o.parent === undefined && o.source === undefined) problems.add("", "needs `parent` (another catalog image) or `source` (rootfs or image)");
-    checkFiles(o.files, "files", exists, problems, failed);
+    checkFiles(o.files, "files", check, problems, failed);
     const seen = new Set<string>();
     for (const [i, t] of (o.tests ?? []).entries()) {
         if (typeof t.name !== "string") continue;
@@ -214,13 +220,28 @@ function graph(images: Map<string, ImageDefinition>, problems: string[]): string
     return order;
 }
 
-/** Builds a catalog from file texts; `exists` tells whether a catalog-relative source file exists. */
-export function parseCatalog(dir: string, files: Array<{ file: string; text: string }>, exists: (rel: string) => boolean): Catalog {
+/**
+ * Builds a catalog from file texts. `read` returns a catalog-relative source
+ * file's bytes, or throws with what is wrong with it; each file is read once.
+ */
+export function parseCatalog(dir: string, files: Array<{ file: string; text: string }>, read: (rel: string) => Buffer): Catalog {
     const problems: string[] = [];
     const images = new Map<string, ImageDefinition>();
+    const sources = new Map<string, Buffer>();
+    const check: SourceCheck = (rel) => {
+        const lexical = checkSourcePath(rel);
+        if (lexical) return lexical;
+        if (sources.has(rel)) return undefined;
+        try {
+            sources.set(rel, read(rel));
+            return undefined;
+        } catch (e) {
+            return (e as Error).message;
+        }
+    };
     for (const { file, text } of files) {
         const p = fileProblems(file);
-        const img = parseImage(p, file, text, exists);
+        const img = parseImage(p, file, text, check);
         problems.push(...p.list);
         if (!img) continue;
         const other = images.get(img.name);
@@ -230,10 +251,13 @@ export function parseCatalog(dir: string, files: Array<{ file: string; text: str
     if (files.length === 0) problems.push(`${dir}: no image definitions (*.yaml) found`);
     const order = graph(images, problems);
     if (problems.length) throw new CatalogError(problems);
-    return { dir, images, order };
+    return { dir, sources, images, order };
 }
 
-/** Reads images/*.yaml from `dir` and validates them. */
+/** Catalog file names: they show up in Containerfiles and logs, so nothing but a plain name. */
+const CATALOG_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$/;
+
+/** Reads images/*.yaml from `dir` (each file read the safe way, as sources are) and validates them. */
 export function loadCatalog(dir: string): Catalog {
     let names: string[];
     try {
@@ -244,14 +268,108 @@ export function loadCatalog(dir: string): Catalog {
         throw new CatalogError([`${dir}: cannot read the catalog folder (${(e as Error).message})`]);
     }
     const rel = path.basename(dir);
-    const files = names.map((f) => ({ file: `${rel}/${f}`, text: readFileSync(path.join(dir, f), "utf8") }));
-    return parseCatalog(dir, files, (source) => {
-        try {
-            return statSync(path.join(dir, source)).isFile();
-        } catch {
-            return false;
+    const problems: string[] = [];
+    const files: Array<{ file: string; text: string }> = [];
+    const read = new Map<string, Buffer>();
+    for (const f of names) {
+        if (!CATALOG_FILE.test(f)) {
+            problems.push(`${rel}/${JSON.stringify(f).slice(1, -1)}: not a valid catalog file name (letters, digits, . _ - and .yaml)`);
+            continue;
         }
-    });
+        try {
+            read.set(f, readCatalogFile(dir, f));
+            files.push({ file: `${rel}/${f}`, text: read.get(f)!.toString("utf8") });
+        } catch (e) {
+            problems.push(`${rel}/${f}: ${(e as Error).message}`);
+        }
+    }
+    if (problems.length) throw new CatalogError(problems);
+    const catalog = parseCatalog(dir, files, (source) => readCatalogFile(dir, source));
+    for (const [f, bytes] of read) catalog.sources.set(f, bytes);
+    return catalog;
+}
+
+/** What is wrong with a catalog-relative source path (read once and kept), or undefined. */
+type SourceCheck = (rel: string) => string | undefined;
+
+/** A catalog file's bytes: the ones read when the catalog was loaded, else read now (once) and kept. */
+export function catalogSource(catalog: Catalog, rel: string): Buffer {
+    const lexical = checkSourcePath(rel);
+    if (lexical) throw new Error(lexical);
+    let bytes = catalog.sources.get(rel);
+    if (!bytes) {
+        bytes = readCatalogFile(catalog.dir, rel);
+        catalog.sources.set(rel, bytes);
+    }
+    return bytes;
+}
+
+/** The most a catalog source file may hold: they are configuration, not payloads. */
+export const MAX_SOURCE_BYTES = 64 * 1024 * 1024;
+
+const kind = (st: Stats) =>
+    st.isDirectory() ? "a folder" : st.isFIFO() ? "a FIFO" : st.isSocket() ? "a socket" : st.isCharacterDevice() ? "a character device" : st.isBlockDevice() ? "a block device" : "not a regular file";
+
+/**
+ * Reads a file of the catalog folder, the one way every catalog file is read
+ * (pull requests change these files, so they are untrusted): every component of
+ * the path is looked at without following links (no symbolic link anywhere,
+ * folders on the way, a regular file at the end with a single hard link); the
+ * file is opened once without following links and without blocking; the open
+ * descriptor must be the file that was checked (same device and inode) and its
+ * real path (/proc/self/fd) must lie inside the catalog folder; its bytes are
+ * read once, from that descriptor. Throws with the rule the file broke.
+ * `beforeOpen` lets tests change the file between the check and the read.
+ */
+export function readCatalogFile(dir: string, rel: string, beforeOpen?: () => void): Buffer {
+    const lexical = checkSourcePath(rel);
+    if (lexical) throw new Error(lexical);
+    const root = realpathSync(dir);
+    const parts = rel.split("/").filter((part) => part !== "" && part !== ".");
+    if (parts.length === 0) throw new Error("is not a file");
+    let full = root;
+    let checked: Stats | undefined;
+    for (const [i, part] of parts.entries()) {
+        full = path.join(full, part);
+        const shown = parts.slice(0, i + 1).join("/");
+        const last = i === parts.length - 1;
+        try {
+            checked = lstatSync(full);
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") throw new Error("does not exist in the catalog folder");
+            throw new Error(`cannot be read (${(e as NodeJS.ErrnoException).code})`);
+        }
+        if (checked.isSymbolicLink()) throw new Error(`${last ? "is" : `goes through ${shown}, which is`} a symbolic link; catalog files must be regular files inside the catalog folder`);
+        if (!last && !checked.isDirectory()) throw new Error(`goes through ${shown}, which is not a folder`);
+        if (last && !checked.isFile()) throw new Error(`is ${kind(checked)}; catalog files must be regular files`);
+    }
+    if (checked!.nlink > 1) throw new Error(`has ${checked!.nlink} hard links; a hard link can reach a file outside the catalog folder, so catalog files must have one`);
+    if (checked!.size > MAX_SOURCE_BYTES) throw new Error(`is ${checked!.size} bytes; catalog files hold at most ${MAX_SOURCE_BYTES}`);
+    beforeOpen?.();
+    let fd: number;
+    try {
+        fd = openSync(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new Error(code === "ELOOP" ? "changed between check and read (it is a symbolic link now)" : `cannot be opened (${code})`);
+    }
+    try {
+        const st = fstatSync(fd);
+        if (st.dev !== checked!.dev || st.ino !== checked!.ino || !st.isFile()) throw new Error("changed between check and read (a different file is there now)");
+        const real = readlinkSync(`/proc/self/fd/${fd}`);
+        if (!real.startsWith(root + path.sep)) throw new Error("resolves outside the catalog folder");
+        const bytes = Buffer.alloc(st.size);
+        let got = 0;
+        while (got < bytes.length) {
+            const n = readSync(fd, bytes, got, bytes.length - got, got);
+            if (n === 0) break;
+            got += n;
+        }
+        if (got !== st.size || readSync(fd, Buffer.alloc(1), 0, 1, got) !== 0) throw new Error("changed while it was read");
+        return bytes;
+    } finally {
+        closeSync(fd);
+    }
 }
 
 /** The image and its ancestors, root first. */

@@ -1,10 +1,9 @@
 // From a catalog image (plus the site's customizations) to what a build needs:
 // the merged definition, its build context, its Containerfile and its identity
-// hash. Pure except for reading catalog source files.
-import { readFileSync, statSync } from "node:fs";
-import * as path from "node:path";
+// hash. Pure except for reading catalog source files (once each, through the
+// catalog: the build context holds the very bytes that were hashed).
 import { ValidationProblems, validate } from "../schema";
-import { type Catalog, CatalogError, checkFiles, type FileSpec, fileSpec, type ImageDefinition, lineage, type PackageManager, type Source } from "./catalog";
+import { type Catalog, CatalogError, catalogSource, checkFiles, type FileSpec, fileSpec, type ImageDefinition, lineage, type PackageManager, type Source } from "./catalog";
 import { type Customization, Customizations } from "./schema";
 
 export type { Customization };
@@ -54,7 +53,7 @@ export function checkCustomizations(catalog: Catalog, customizations: Record<str
             checkFiles(
                 c.files,
                 `${key}.${name}.files`,
-                (rel) => existsFile(path.join(catalog.dir, rel)),
+                (rel) => sourceProblem(catalog, rel),
                 problems,
                 (k) => failed(k.slice(key.length + 1)),
             );
@@ -63,11 +62,13 @@ export function checkCustomizations(catalog: Catalog, customizations: Record<str
     return value;
 }
 
-function existsFile(p: string): boolean {
+/** What is wrong with a catalog source file (read the safe way, once, and kept), or undefined. */
+function sourceProblem(catalog: Catalog, rel: string): string | undefined {
     try {
-        return statSync(p).isFile();
-    } catch {
-        return false;
+        catalogSource(catalog, rel);
+        return undefined;
+    } catch (e) {
+        return (e as Error).message;
     }
 }
 
@@ -84,9 +85,9 @@ function customize(img: ImageDefinition, c: Customization | undefined): ImageDef
     };
 }
 
-/** The bytes of a file spec: inline content or the catalog source file. */
+/** The bytes of a file spec: inline content or the catalog source file (as read when checked). */
 export function fileBytes(catalog: Catalog, f: FileSpec): Buffer {
-    return f.content !== undefined ? Buffer.from(f.content, "utf8") : readFileSync(path.join(catalog.dir, f.source!));
+    return f.content !== undefined ? Buffer.from(f.content, "utf8") : catalogSource(catalog, f.source!);
 }
 
 /** Where a file spec's bytes sit in the build context. */

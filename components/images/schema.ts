@@ -38,7 +38,7 @@ export const FileEntry = Strict(
 );
 export type FileEntry = Static<typeof FileEntry>;
 
-export const Labels = MapOf(Pattern(/^[^\n\r]*$/, "a label value (one line)"), { pattern: IMAGE_PATTERNS.labelKey, hint: "a label key" });
+export const Labels = MapOf(Pattern(/^[ -~\u00a0-\uffff]*$/, "a label value (one line, no control characters)"), { pattern: IMAGE_PATTERNS.labelKey, hint: "a label key" });
 
 const RootfsSource = Strict({
     distro: Type.Optional(OneOf(["debian"] as const, { default: "debian" })),

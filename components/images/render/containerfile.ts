@@ -1,58 +1,88 @@
-// A catalog image as a bootc-style Containerfile. Every name in it passed the
-// catalog's strict patterns, so nothing here can inject a shell command.
+// A catalog image as a bootc-style Containerfile. Catalog values come from pull
+// requests, so besides the catalog's strict patterns the quoting here is safe on
+// its own: every value in a RUN line is one shell word (single-quoted unless it is plain); every path and
+// label is a Containerfile double-quoted string with \ " $ escaped (no variable
+// expansion); comments and quoted strings never hold a line break, so no value
+// can start an instruction of its own.
 import type { ImageDefinition, PackageManager } from "../catalog";
+import { shWord } from "./test-script";
 
 /** The build argument through which the pipeline passes the parent image, by digest. */
 export const PARENT_ARG = "PARENT_IMAGE";
 /** The file the rootfs source is bootstrapped into, in the build context. */
 export const ROOTFS_TAR = "rootfs.tar";
 
-const q = (s: string) => JSON.stringify(s);
+const CONTROL = /[^ -~\u00a0-\uffff]/;
+
+/** A Containerfile double-quoted string: buildah's parser reads \\, \" and \$ as the characters themselves. */
+export function dq(s: string): string {
+    if (CONTROL.test(s)) throw new Error(`${JSON.stringify(s)} holds a control character; it cannot be written into a Containerfile`);
+    return `"${s.replace(/[\\"$]/g, "\\$&")}"`;
+}
+
+/** A Containerfile word: as it is when plain, else double-quoted. */
+const cfWord = (s: string) => (/^[A-Za-z0-9._+:@/=,-]+$/.test(s) ? s : dq(s));
+
+/** COPY's --chown and --chmod take no quoting: anything but a plain owner or mode is refused. */
+function flag(kind: "owner" | "mode", v: string): string {
+    if (!(kind === "owner" ? /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$/ : /^[0-7]{3,4}$/).test(v)) throw new Error(`${JSON.stringify(v)} is not a plain ${kind}; it cannot be written into a Containerfile`);
+    return v;
+}
+
+/** A comment's text on one line. */
+const oneLine = (s: string) => s.replace(/[^ -~\u00a0-\uffff]+/g, " ");
+/** One shell word in a RUN line; a line break would end the instruction, so control characters are refused. */
+function runWord(s: string): string {
+    if (CONTROL.test(s)) throw new Error(`${JSON.stringify(s)} holds a control character; it cannot be written into a Containerfile`);
+    return shWord(s);
+}
+const words = (list: string[]) => list.map(runWord).join(" ");
 
 function installPackages(pm: PackageManager, packages: string[]): string {
-    const list = [...packages].sort().join(" ");
+    const list = words([...packages].sort());
     return pm === "apt"
         ? `RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${list} && apt-get clean && rm -rf /var/lib/apt/lists/*`
         : `RUN dnf -y install ${list} && dnf clean all`;
 }
 
 export function renderContainerfile(def: ImageDefinition, pm: PackageManager): string {
-    const lines: string[] = [`# image-factory: ${def.name} ${def.version} (from ${def.file})`];
+    const lines: string[] = [oneLine(`# image-factory: ${def.name} ${def.version} (from ${def.file})`)];
     if (def.parent) {
-        lines.push(`# The pipeline passes the tested parent (${def.parent}) by digest.`, `ARG ${PARENT_ARG}`, `FROM \${${PARENT_ARG}}`);
+        lines.push(oneLine(`# The pipeline passes the tested parent (${def.parent}) by digest.`), `ARG ${PARENT_ARG}`, `FROM \${${PARENT_ARG}}`);
     } else if (def.source?.kind === "image") {
-        lines.push(`FROM ${def.source.ref}`);
+        lines.push(`FROM ${def.source.ref}`); // the catalog pattern allows no quote, space or $
     } else if (def.source?.kind === "rootfs") {
         const s = def.source;
         lines.push(
-            `# Root filesystem: ${s.distro} ${s.suite} (${s.variant}${s.packages.length ? ` + ${[...s.packages].sort().join(", ")}` : ""}) from ${s.mirror}`,
+            oneLine(`# Root filesystem: ${s.distro} ${s.suite} (${s.variant}${s.packages.length ? ` + ${[...s.packages].sort().join(", ")}` : ""}) from ${s.mirror}`),
             "FROM scratch",
             `ADD ${ROOTFS_TAR} /`,
         );
     }
     if (def.packages.length) lines.push(installPackages(pm, def.packages));
     for (const u of def.users) {
-        const groups = u.groups.length ? ` --groups ${u.groups.join(",")}` : "";
-        lines.push(`RUN id -u ${u.name} >/dev/null 2>&1 || useradd --create-home --shell ${u.shell}${groups} ${u.name}`);
+        const name = runWord(u.name);
+        const groups = u.groups.length ? ` --groups ${runWord(u.groups.join(","))}` : "";
+        lines.push(`RUN id -u ${name} >/dev/null 2>&1 || useradd --create-home --shell ${runWord(u.shell)}${groups} ${name}`);
         if (u.sshKeys.length) {
             lines.push(
-                `RUN install -d -m 0700 -o ${u.name} -g ${u.name} /home/${u.name}/.ssh`,
-                `COPY --chown=${u.name}:${u.name} --chmod=0600 ssh/${u.name}.pub /home/${u.name}/.ssh/authorized_keys`,
+                `RUN install -d -m 0700 -o ${name} -g ${name} ${runWord(`/home/${u.name}/.ssh`)}`,
+                `COPY --chown=${flag("owner", `${u.name}:${u.name}`)} --chmod=0600 ${cfWord(`ssh/${u.name}.pub`)} ${cfWord(`/home/${u.name}/.ssh/authorized_keys`)}`,
             );
         }
     }
     for (const f of [...def.files].sort((a, b) => a.path.localeCompare(b.path))) {
-        lines.push(`COPY --chown=${f.owner} --chmod=${f.mode} ${q(`files${f.path}`)} ${q(f.path)}`);
+        lines.push(`COPY --chown=${flag("owner", f.owner)} --chmod=${flag("mode", f.mode)} ${dq(`files${f.path}`)} ${dq(f.path)}`);
     }
-    if (def.units.enable.length) lines.push(`RUN systemctl enable ${def.units.enable.join(" ")}`);
-    if (def.units.disable.length) lines.push(`RUN systemctl disable ${def.units.disable.join(" ")}`);
+    if (def.units.enable.length) lines.push(`RUN systemctl enable ${words(def.units.enable)}`);
+    if (def.units.disable.length) lines.push(`RUN systemctl disable ${words(def.units.disable)}`);
     const labels: Record<string, string> = {
         "containers.bootc": "1",
         "org.opencontainers.image.title": def.name,
         "org.opencontainers.image.version": def.version,
-        ...(def.description ? { "org.opencontainers.image.description": def.description } : {}),
+        ...(def.description ? { "org.opencontainers.image.description": oneLine(def.description).trim() } : {}),
         ...def.labels,
     };
-    lines.push(`LABEL ${Object.keys(labels).sort().map((k) => `${q(k)}=${q(labels[k])}`).join(" \\\n      ")}`);
+    lines.push(`LABEL ${Object.keys(labels).sort().map((k) => `${dq(k)}=${dq(labels[k])}`).join(" \\\n      ")}`);
     return `${lines.join("\n")}\n`;
 }

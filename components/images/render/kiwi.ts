@@ -2,6 +2,7 @@
 // overlay), the form an image management service keeps in its `ims` bucket.
 import type { FileSpec, ImageDefinition, Source } from "../catalog";
 import { flatten } from "./flatten";
+import { shWord } from "./test-script";
 
 const x = (v: string) => v.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
@@ -48,11 +49,16 @@ export function renderKiwiRecipe(chain: ImageDefinition[], rootSource: Source, f
     const sh: string[] = ["#!/bin/bash", "# kiwi runs this inside the image root after the packages are installed.", "set -euo pipefail"];
     for (const u of img.users) {
         if (!u.sshKeys.length) continue;
-        sh.push(`install -d -m 0700 -o ${u.name} -g ${u.name} /home/${u.name}/.ssh`, `chown ${u.name}:${u.name} /home/${u.name}/.ssh/authorized_keys`, `chmod 0600 /home/${u.name}/.ssh/authorized_keys`);
+        sh.push(
+            `install -d -m 0700 -o ${shWord(u.name)} -g ${shWord(u.name)} ${shWord(`/home/${u.name}/.ssh`)}`,
+            `chown ${shWord(`${u.name}:${u.name}`)} ${shWord(`/home/${u.name}/.ssh/authorized_keys`)}`,
+            `chmod 0600 ${shWord(`/home/${u.name}/.ssh/authorized_keys`)}`,
+        );
     }
-    for (const f of img.files) sh.push(`chown ${f.owner} ${JSON.stringify(f.path)}`, `chmod ${f.mode} ${JSON.stringify(f.path)}`);
-    if (img.enable.length) sh.push(`systemctl enable ${img.enable.join(" ")}`);
-    if (img.disable.length) sh.push(`systemctl disable ${img.disable.join(" ")}`);
+    // Every value a single shell word: a path like /etc/$(…) stays a path.
+    for (const f of img.files) sh.push(`chown ${shWord(f.owner)} ${shWord(f.path)}`, `chmod ${shWord(f.mode)} ${shWord(f.path)}`);
+    if (img.enable.length) sh.push(`systemctl enable ${img.enable.map(shWord).join(" ")}`);
+    if (img.disable.length) sh.push(`systemctl disable ${img.disable.map(shWord).join(" ")}`);
 
     const recipe = new Map<string, Buffer>([
         ["config.xml", Buffer.from(xml.join("\n"))],

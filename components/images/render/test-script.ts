@@ -5,6 +5,8 @@
 import type { TestSpec } from "../catalog";
 
 export const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** One shell word: as it is when it holds only characters no shell interprets, else single-quoted. */
+export const shWord = (s: string) => (/^[A-Za-z0-9._+:@/=,-]+$/.test(s) ? s : shq(s));
 const argv = (a: string[]) => a.map(shq).join(" ");
 
 /** Lines that leave the first problem in $r (empty when the test passed). */

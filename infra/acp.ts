@@ -166,6 +166,7 @@ export function deployAcp(config: SiteConfig, inputs: AcpInputs = {}, opts: pulu
                 toolImages: p.toolImages,
                 workspaceSize: p.workspaceSize,
                 webhookHost: p.webhookHost,
+                webhookSecret: config.webhookSecret!,
                 provider,
                 dependsOn: [services.subscriptions.pipelines, ...services.rbac, ...registry.secrets, ...(p.testMode === "vm" ? [services.hyperConverged] : [])],
             },

@@ -238,5 +238,5 @@ export const StackConfig = Strict({
 export type StackConfig = Static<typeof StackConfig>;
 
 /** Keys that are only ever set with `pulumi config set --secret`. */
-export const SECRET_KEYS = ["registryPassword", "hubRegistryPassword", "kubeconfig", "sshPrivateKey", "s3AccessKey", "s3SecretKey"] as const;
+export const SECRET_KEYS = ["registryPassword", "hubRegistryPassword", "kubeconfig", "sshPrivateKey", "s3AccessKey", "s3SecretKey", "webhookSecret"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];

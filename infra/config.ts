@@ -65,6 +65,8 @@ export interface SiteConfig {
     kubeconfig?: pulumi.Output<string>;
     /** Pulumi secret (image-factory:sshPrivateKey): the key composes log in to the builder VM with. */
     sshPrivateKey?: pulumi.Output<string>;
+    /** Pulumi secret (image-factory:webhookSecret): push webhooks to the in-cluster trigger are signed with it. */
+    webhookSecret?: pulumi.Output<string>;
     /** The S3 artifact store; absent when the site publishes no artifacts. */
     artifacts?: ArtifactsConfig;
     prestage: {
@@ -208,6 +210,11 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
             fail("registry.username", "is required with acp.pipeline (the in-cluster pipeline pushes with registry.username and registryPassword)");
         if (a.builderVm && !secret("sshPrivateKey"))
             fail("sshPrivateKey", "is required with acp.builderVm: composes log in to the builder VM with it (pulumi config set --secret sshPrivateKey < id_ed25519)");
+        if (a.pipeline && !secret("webhookSecret"))
+            fail(
+                "webhookSecret",
+                "is required with acp.pipeline: its trigger accepts only push webhooks signed with it (pulumi config set --secret webhookSecret, value on stdin; give the git server the same secret)",
+            );
         if (!failed("acp")) acp = acpConfig(a);
     } else if (role !== undefined) {
         if (raw.values.acp !== undefined) fail("acp", `is only for roles acp and hub (this site's role is ${role})`);
@@ -225,7 +232,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         images: { catalog: images.catalog ?? "images", select: images.select, channel: images.channel, pins, customizations },
         builder: { kind: builder.kind ?? "local", storage: builder.storage },
         hub: hub ? { stack: hub.stack, username: hub.username, password: secret("hubRegistryPassword") } : undefined,
-        ...(onAcp ? { acp, kubeconfig: secret("kubeconfig"), sshPrivateKey: secret("sshPrivateKey") } : {}),
+        ...(onAcp ? { acp, kubeconfig: secret("kubeconfig"), sshPrivateKey: secret("sshPrivateKey"), webhookSecret: secret("webhookSecret") } : {}),
         artifacts,
         prestage,
     };

@@ -3,10 +3,12 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { declare } from "./kube";
-import { renderTektonPipeline, type TektonPipelineInput } from "./render/pipeline";
+import { renderTektonPipeline, type TektonPipelineInput, WEBHOOK_SECRET_KEY } from "./render/pipeline";
 
 export interface TektonPipelineArgs extends TektonPipelineInput {
     provider: k8s.Provider;
+    /** The shared secret push webhooks are signed with (a Pulumi secret; the stack's webhookSecret). */
+    webhookSecret: pulumi.Input<string>;
     /** What must exist first (OpenShift Pipelines' Subscription, the service accounts, the pull secret). */
     dependsOn?: pulumi.Resource[];
 }
@@ -21,7 +23,7 @@ export class TektonPipeline extends pulumi.ComponentResource {
 
     constructor(name: string, args: TektonPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
         super("image-factory:acp:TektonPipeline", name, {}, opts);
-        const { provider, dependsOn = [], ...input } = args;
+        const { provider, dependsOn = [], webhookSecret, ...input } = args;
         const objs = renderTektonPipeline(input);
         const base = { parent: this, provider };
         this.order = objs.order;
@@ -29,7 +31,8 @@ export class TektonPipeline extends pulumi.ComponentResource {
         this.pipeline = declare(objs.pipeline, { ...base, dependsOn: [...dependsOn, ...tasks] });
         const binding = declare(objs.trigger.binding, { ...base, dependsOn });
         const template = declare(objs.trigger.template, { ...base, dependsOn: [...dependsOn, this.pipeline] });
-        this.listener = declare(objs.trigger.listener, { ...base, dependsOn: [...dependsOn, binding, template] });
+        const secret = declare(objs.trigger.secret, { ...base, dependsOn }, { stringData: pulumi.secret(pulumi.output(webhookSecret).apply((v) => ({ [WEBHOOK_SECRET_KEY]: v }))) });
+        this.listener = declare(objs.trigger.listener, { ...base, dependsOn: [...dependsOn, secret, binding, template] });
         if (objs.trigger.route) declare(objs.trigger.route, { ...base, dependsOn: [this.listener] });
         // A new rendering gets a new run (its name carries the rendering's digest). Runs are
         // kept when superseded: they are the build history, which Tekton's pruner ages out.

@@ -57,6 +57,7 @@ export const SECRETS = {
     kubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n# test-kubeconfig-SECRET\n",
     registryPassword: "test-registry-password-SECRET",
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-ssh-key-SECRET\n-----END OPENSSH PRIVATE KEY-----\n",
+    webhookSecret: "test-webhook-secret-SECRET",
 };
 
 /** A stack file's image-factory values, keyed without the namespace (as loadSiteConfig passes them). */

@@ -117,9 +117,9 @@ describe("hub (role hub): graph", async () => {
         expect(problems).toEqual([]);
     });
 
-    it("secrets stay secret: the kubeconfig, the registry password, the SSH key", async () => {
+    it("secrets stay secret: the kubeconfig, the registry password, the SSH key, the webhook secret", async () => {
         expect(r("hub-acp").inputs.kubeconfig).toMatchObject({ value: SECRETS.kubeconfig });
-        for (const s of ["secret-image-factory-image-factory-registry", "secret-image-factory-image-factory-registry-cdi", "secret-image-factory-image-factory-registry-credentials"]) {
+        for (const s of ["secret-image-factory-image-factory-registry", "secret-image-factory-image-factory-registry-cdi", "secret-image-factory-image-factory-registry-credentials", "secret-image-factory-image-factory-hub-webhook"]) {
             expect(withoutSecrets(r(s).inputs).stringData, s).toBe("[secret]");
         }
         expect(withoutSecrets(r("hub-builder-ready").inputs).connection).toBe("[secret]");

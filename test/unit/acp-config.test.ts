@@ -50,7 +50,7 @@ describe("example stacks", () => {
     });
 
     it("stacks/Pulumi.site-a.yaml validates: internal registry, hub mirror, pod tests", () => {
-        const c = parseSiteConfig(exampleStack("site-a", { kubeconfig: SECRETS.kubeconfig, registryPassword: SECRETS.registryPassword }));
+        const c = parseSiteConfig(exampleStack("site-a", { kubeconfig: SECRETS.kubeconfig, registryPassword: SECRETS.registryPassword, webhookSecret: SECRETS.webhookSecret }));
         expect(c.site.role).toBe("acp");
         expect(c.acp!.registry.mode).toBe("internal");
         expect(c.acp!.mirror).toEqual({ registry: "registry.hub.example.com", sources: ["quay.io", "registry.redhat.io", "docker.io"] });
@@ -81,8 +81,14 @@ describe("config errors name the key", () => {
         expect(problems(exampleStack("hub", { ...SECRETS, kubeconfig: undefined }))).toEqual([
             "image-factory:kubeconfig: is required for role hub: the site cluster's kubeconfig (pulumi config set --secret kubeconfig < kubeconfig.yaml)",
         ]);
-        expect(problems(exampleStack("site-a", { registryPassword: "x" }))).toEqual([
+        expect(problems(exampleStack("site-a", { registryPassword: "x", webhookSecret: "w" }))).toEqual([
             "image-factory:kubeconfig: is required for role acp: the site cluster's kubeconfig (pulumi config set --secret kubeconfig < kubeconfig.yaml)",
+        ]);
+    });
+
+    it("a missing webhook secret when the site runs the in-cluster pipeline", () => {
+        expect(problems(exampleStack("site-a", { kubeconfig: SECRETS.kubeconfig, registryPassword: "x" }))).toEqual([
+            "image-factory:webhookSecret: is required with acp.pipeline: its trigger accepts only push webhooks signed with it (pulumi config set --secret webhookSecret, value on stdin; give the git server the same secret)",
         ]);
     });
 
@@ -121,13 +127,13 @@ describe("config errors name the key", () => {
         expect(problems(hubWith(["acp", "mirror"], { registry: "registry.hub.example.com", sources: ["quay.io"] }))).toEqual([
             "image-factory:acp.mirror: is for disconnected sites (role acp): a hub is the mirror",
         ]);
-        expect(problems(hubWith(["registry", "username"], undefined, { kubeconfig: "k", sshPrivateKey: "k" }))).toEqual([
+        expect(problems(hubWith(["registry", "username"], undefined, { kubeconfig: "k", sshPrivateKey: "k", webhookSecret: "w" }))).toEqual([
             "image-factory:registry.username: is required with acp.registry.mode deployment (the registry Deployment serves with htpasswd credentials)",
         ]);
-        expect(problems(exampleStack("hub", { kubeconfig: "k", registryPassword: "p" }))).toEqual([
+        expect(problems(exampleStack("hub", { kubeconfig: "k", registryPassword: "p", webhookSecret: "w" }))).toEqual([
             "image-factory:sshPrivateKey: is required with acp.builderVm: composes log in to the builder VM with it (pulumi config set --secret sshPrivateKey < id_ed25519)",
         ]);
-        const noUser = exampleStack("site-a", { kubeconfig: "k" });
+        const noUser = exampleStack("site-a", { kubeconfig: "k", webhookSecret: "w" });
         delete (noUser.values.registry as any).username;
         expect(problems(noUser)).toEqual([
             "image-factory:registry.username: is required with acp.pipeline (the in-cluster pipeline pushes with registry.username and registryPassword)",
@@ -174,10 +180,12 @@ describe("loadSiteConfig", () => {
         config["image-factory:kubeconfig"] = SECRETS.kubeconfig;
         config["image-factory:registryPassword"] = SECRETS.registryPassword;
         config["image-factory:sshPrivateKey"] = SECRETS.sshPrivateKey;
-        pulumi.runtime.setAllConfig(config, ["image-factory:kubeconfig", "image-factory:registryPassword", "image-factory:sshPrivateKey"]);
+        config["image-factory:webhookSecret"] = SECRETS.webhookSecret;
+        pulumi.runtime.setAllConfig(config, ["image-factory:kubeconfig", "image-factory:registryPassword", "image-factory:sshPrivateKey", "image-factory:webhookSecret"]);
         const c = loadSiteConfig();
         expect(c.acp!.pipeline!.git.url).toBe("https://git.example.com/platform/image-factory.git");
         expect(await resolve(c.kubeconfig!)).toEqual({ value: SECRETS.kubeconfig, secret: true });
         expect(await resolve(c.sshPrivateKey!)).toEqual({ value: SECRETS.sshPrivateKey, secret: true });
+        expect(await resolve(c.webhookSecret!)).toEqual({ value: SECRETS.webhookSecret, secret: true });
     });
 });

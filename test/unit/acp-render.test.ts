@@ -310,8 +310,23 @@ describe("Tekton pipeline", () => {
         expect(run.spec.params).toContainEqual({ name: "revision", value: "$(tt.params.revision)" });
         expect(run.spec.workspaces).toContainEqual({ name: "dockerconfig", secret: { secretName: "image-factory-registry" } });
         const trig = (listener.spec as any).triggers[0];
-        expect(trig.interceptors[0].params).toEqual([{ name: "filter", value: "body.ref == 'refs/heads/main'" }]);
+        expect(trig.interceptors[1].params).toEqual([{ name: "filter", value: "body.ref == 'refs/heads/main'" }]);
         expect((listener.spec as any).serviceAccountName).toBe("image-factory-trigger");
+    });
+    it("the trigger rejects calls not signed with the shared secret: the GitHub interceptor (HMAC) runs before anything else", () => {
+        const { secret, listener } = t.trigger;
+        expect(secret).toMatchObject({ apiVersion: "v1", kind: "Secret", metadata: { name: "image-factory-hub-webhook", namespace: "image-factory" }, type: "Opaque" });
+        // The value is not in the rendering: it is filled in at deploy time from the stack's webhookSecret.
+        expect(Object.keys(secret).sort()).toEqual(["apiVersion", "kind", "metadata", "type"]);
+        const [first, ...rest] = (listener.spec as any).triggers[0].interceptors;
+        expect(first).toEqual({
+            ref: { name: "github", kind: "ClusterInterceptor" },
+            params: [
+                { name: "secretRef", value: { secretName: "image-factory-hub-webhook", secretKey: "secret" } },
+                { name: "eventTypes", value: ["push"] },
+            ],
+        });
+        expect(rest.map((i: any) => i.ref.name)).toEqual(["cel"]);
     });
     it("the run `pulumi up` starts is named after the rendering, so once per rendering", () => {
         const a = renderTektonPipeline(pipelineInput()).run;

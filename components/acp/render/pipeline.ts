@@ -84,10 +84,18 @@ export interface TektonPipelineInput {
     webhookHost?: string;
 }
 
+/** The key of the webhook Secret that holds the shared secret. */
+export const WEBHOOK_SECRET_KEY = "secret";
+
 export interface TektonObjects {
     tasks: KubeObject[];
     pipeline: KubeObject;
-    trigger: { binding: KubeObject; template: KubeObject; listener: KubeObject; route?: KubeObject };
+    /**
+     * `secret` holds the webhook's shared secret (its value is filled in at deploy
+     * time, from the stack's webhookSecret): the listener accepts only calls signed
+     * with it (GitHub-style HMAC, X-Hub-Signature-256).
+     */
+    trigger: { secret: KubeObject; binding: KubeObject; template: KubeObject; listener: KubeObject; route?: KubeObject };
     /** The run for this rendering: named after the digest of the Tasks and the Pipeline. */
     run: KubeObject;
     /** The images the Pipeline runs, parents first. */
@@ -510,6 +518,12 @@ export function renderTektonPipeline(input: TektonPipelineInput): TektonObjects 
             resourcetemplates: [pipelineRunSpec(input, { generateName: `${name}-` }, "$(tt.params.revision)")],
         },
     };
+    const secret: KubeObject = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: `${name}-webhook`, namespace: input.namespace, labels },
+        type: "Opaque",
+    };
     const listener: KubeObject = {
         apiVersion: "triggers.tekton.dev/v1beta1",
         kind: "EventListener",
@@ -520,6 +534,15 @@ export function renderTektonPipeline(input: TektonPipelineInput): TektonObjects 
                 {
                     name: "git-push",
                     interceptors: [
+                        {
+                            // First: the call must carry an HMAC of its body made with the shared
+                            // secret, and be a push event; anything else is rejected before the filter.
+                            ref: { name: "github", kind: "ClusterInterceptor" },
+                            params: [
+                                { name: "secretRef", value: { secretName: secret.metadata.name, secretKey: WEBHOOK_SECRET_KEY } },
+                                { name: "eventTypes", value: ["push"] },
+                            ],
+                        },
                         {
                             ref: { name: "cel", kind: "ClusterInterceptor" },
                             // Only pushes to the branch this site follows.
@@ -549,7 +572,7 @@ export function renderTektonPipeline(input: TektonPipelineInput): TektonObjects 
         : undefined;
     const rendering = sha256Hex(JSON.stringify([tasks, pipeline]));
     const run = pipelineRunSpec(input, { name: `${name}-${rendering.slice(0, 12)}`, annotations: { "image-factory/rendering": `sha256:${rendering}` } }, input.git.revision);
-    return { tasks, pipeline, trigger: { binding, template, listener, route }, run, order: images.map((i) => i.name) };
+    return { tasks, pipeline, trigger: { secret, binding, template, listener, route }, run, order: images.map((i) => i.name) };
 }
 
 function pipelineRunSpec(input: TektonPipelineInput, metadata: Record<string, unknown>, revision: string): KubeObject {

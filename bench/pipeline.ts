@@ -6,7 +6,8 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { run } from "../components/exec";
-import { bootstrapRootfs, defaultCacheDir } from "../components/images/buildah";
+import { cacheDir as defaultCacheDir } from "../components/cache";
+import { bootstrapRootfs } from "../components/images/buildah";
 import { withTempDir } from "../components/temp-dir";
 import { loadCatalog, selectImages } from "../components/images/catalog";
 import { resolveImages } from "../components/images/definition";

@@ -8,6 +8,7 @@
 // is called. That keeps state small and portable across clones, lets delete run
 // the current code, and avoids serializing test-runner-rewritten imports.
 import type * as pulumi from "@pulumi/pulumi";
+import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 
 /** The implementation a provider module exports as `provider`. */
 export type ProviderImpl = Required<Pick<pulumi.dynamic.ResourceProvider, "check" | "diff" | "create" | "delete">> &
@@ -44,8 +45,8 @@ export function providerFor(moduleId: string): pulumi.dynamic.ResourceProvider {
     };
 }
 
-/** The value the engine passes for inputs not known yet (during preview). */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** The value the engine passes for inputs not known yet (during preview): the SDK's own sentinel. */
+export const UNKNOWN: string = unknownValue;
 
 /** True when a value (or anything inside it) is not known yet. */
 export function isUnknown(value: unknown): boolean {

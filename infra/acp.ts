@@ -3,14 +3,9 @@
 // explicit Kubernetes provider made from the stack's kubeconfig secret.
 import type * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import { BuilderVm } from "../components/acp/builder-vm";
-import { kubeProvider } from "../components/acp/kube";
-import { TektonPipeline } from "../components/acp/pipeline";
-import { catalogDigest, type PipelineImage, unknownImages } from "../components/acp/render/pipeline";
-import type { ReleasedDisk } from "../components/acp/render/vm-templates";
-import { AcpServices } from "../components/acp/services";
-import { type VmTemplateOutput, VmTemplates } from "../components/acp/vm-templates";
-import { ImageRegistry } from "../components/registry/image-registry";
+import { AcpServices, BuilderVm, catalogDigest, kubeProvider, type PipelineImage, type ReleasedDisk, TektonPipeline, unknownImages, VmTemplates } from "../components/acp";
+import type { VmTemplateOutput } from "../components/contract";
+import { ImageRegistry } from "../components/registry";
 import { ConfigError, NAMESPACE, type SiteConfig } from "./config";
 
 /** What the rest of the program gives the ACP part: the catalog as rendered, and released disks. */

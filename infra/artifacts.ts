@@ -1,9 +1,7 @@
 // The site's artifact store and what is published into it, for infra/site.ts.
 import * as pulumi from "@pulumi/pulumi";
-import type { RegistryAuth } from "../components/registry/client";
-import { ArtifactStore } from "../components/storage/artifact-store";
-import { BootArtifacts } from "../components/storage/boot-artifacts";
-import type { BootArtifact } from "../components/storage/boot-artifacts.provider";
+import type { RegistryAuth } from "../components/registry";
+import { ArtifactStore, type BootArtifact, BootArtifacts } from "../components/storage";
 import type { SiteConfig } from "./config";
 import type { BootArtifactsOutput, BucketsOutput } from "../components/contract";
 

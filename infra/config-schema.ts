@@ -2,16 +2,12 @@
 // one section per key. Defaults live here, so editors show them; the rules that
 // span keys or need secrets are in config.ts. Published as
 // schemas/stack-config.schema.json (npm run schemas).
-import { DEFAULT_WAIT_SECONDS } from "../components/acp/kube";
-import { DEFAULT_BUILDER_PACKAGES } from "../components/acp/render/builder-vm";
-import { TEST_MODES } from "../components/acp/render/pipeline";
-import { type OPERATOR_NAMES, OPERATORS } from "../components/acp/render/services";
-import { Customizations } from "../components/images/schema";
-import { FILESYSTEMS, FORMATS } from "../components/prestage/layout";
-import { DEFAULT_MOUNT_POINT, LABEL, PARTITION_PATH } from "../components/prestage/tooling";
-import { REGISTRY_MODES } from "../components/registry/render";
+import { DEFAULT_BUILDER_PACKAGES, DEFAULT_WAIT_SECONDS, type OPERATOR_NAMES, OPERATORS, TEST_MODES } from "../components/acp";
+import { Customizations } from "../components/images";
+import { DEFAULT_MOUNT_POINT, FILESYSTEMS, FORMATS, LABEL, PARTITION_PATH } from "../components/prestage";
+import { REGISTRY_MODES } from "../components/registry";
 import { exactlyOne, MapOf, OneOf, Pattern, PATTERNS, type Static, Strict, Type, Whole } from "../components/schema";
-import { ARTIFACT_STORE_KINDS } from "../components/storage/artifact-store";
+import { ARTIFACT_STORE_KINDS } from "../components/storage";
 
 export const NAMESPACE = "image-factory";
 export const ROLES = ["local", "acp", "hub"] as const;

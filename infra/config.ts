@@ -5,17 +5,12 @@
 // so that unit tests can feed it bad input directly. loadSiteConfig reads them
 // from the stack.
 import * as pulumi from "@pulumi/pulumi";
-import type { BootSource, BuilderVmInput } from "../components/acp/render/builder-vm";
-import type { TestMode, ToolImages } from "../components/acp/render/pipeline";
-import type { OperatorName } from "../components/acp/render/services";
-import type { Customization } from "../components/images/schema";
-import { parseSize, type DiskFormat, type Filesystem } from "../components/prestage/layout";
-import { RESERVED_NAMES, SET_NAME } from "../components/prestage/tooling";
-import { parseRef } from "../components/registry/client";
-import type { RegistryMode } from "../components/registry/render";
-import { PATTERNS, ValidationProblems, validate } from "../components/schema";
-import type { ArtifactStoreKind, BucketNames } from "../components/storage/artifact-store";
-import { bucketNameProblem } from "../components/storage/s3";
+import type { BootSource, BuilderVmInput, OperatorName, TestMode, ToolImages } from "../components/acp";
+import type { Customization } from "../components/images";
+import { type DiskFormat, type Filesystem, parseSize, RESERVED_NAMES, SET_NAME } from "../components/prestage";
+import { parseRef, type RegistryMode } from "../components/registry";
+import { PATTERNS, validate, ValidationProblems } from "../components/schema";
+import { type ArtifactStoreKind, bucketNameProblem, type BucketNames } from "../components/storage";
 import { NAMESPACE, type Role, SECRET_KEYS, type SecretKey, StackConfig } from "./config-schema";
 import { localSecretsPath, readLocalSecrets } from "./local-secrets";
 import { projectRoot } from "./project-root";

@@ -3,8 +3,7 @@
 // renaming or removing one is a new schemaVersion. The README's "Outputs
 // contract" section documents each field.
 import type * as pulumi from "@pulumi/pulumi";
-import type { VmTemplateOutput } from "../components/acp/vm-templates";
-import { type BootArtifactsOutput, type BucketsOutput, type DiskOutput, type ImageOutput, SCHEMA_VERSION } from "../components/contract";
+import { type BootArtifactsOutput, type BucketsOutput, type DiskOutput, type ImageOutput, SCHEMA_VERSION, type VmTemplateOutput } from "../components/contract";
 import type { SiteConfig } from "./config";
 
 /** What infra/site.ts produces for the outputs. */

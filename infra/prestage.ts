@@ -3,12 +3,13 @@
 // images this site released, by digest.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { PreStagedDisk } from "../components/prestage/disk";
+import { PreStagedDisk } from "../components/prestage";
 import type { SiteConfig } from "./config";
 import type { DiskOutput, ImageOutput } from "../components/contract";
+import { projectRoot } from "./project-root";
 
-export const PROJECT_ROOT = path.resolve(__dirname, "..");
-export const DEFAULT_DISK_DIR = path.join(PROJECT_ROOT, ".local/artifacts/disks");
+/** Where disks go when image-factory:prestage.dir is not set. */
+export const defaultDiskDir = () => path.join(projectRoot(), ".local/artifacts/disks");
 
 /**
  * Content set entries → image references: a catalog image name becomes the
@@ -50,7 +51,7 @@ export function deployPrestage(
     releasedImageRefs: pulumi.Input<Record<string, string>>,
     opts: pulumi.CustomResourceOptions = {},
 ): pulumi.Output<Record<string, DiskOutput>> {
-    const dir = config.prestage.dir ?? DEFAULT_DISK_DIR;
+    const dir = config.prestage.dir ?? defaultDiskDir();
     const credentials =
         config.registry.username && config.registry.password
             ? pulumi.secret({ registry: config.registry.url, username: config.registry.username, password: config.registry.password })
@@ -68,7 +69,7 @@ export function deployPrestage(
                 headroomPercent: d.headroom,
                 mountPoint: d.mountPoint,
                 contentSets: pulumi.output(releasedImageRefs).apply((released) => resolveContentSets(name, d.contentSets, released)),
-                extraFiles: d.extraFiles.map((f) => (f.source !== undefined ? { path: f.path, source: path.resolve(PROJECT_ROOT, f.source) } : f)),
+                extraFiles: d.extraFiles.map((f) => (f.source !== undefined ? { path: f.path, source: path.resolve(projectRoot(), f.source) } : f)),
                 credentials,
             },
             opts,

@@ -3,15 +3,10 @@
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultCacheDir } from "../components/images/buildah";
-import { type Catalog, CatalogError, catalogSource, loadCatalog, selectImages } from "../components/images/catalog";
-import { fileBytes, type ResolvedImage, resolveImages } from "../components/images/definition";
-import { renderKiwiRecipe } from "../components/images/render/kiwi";
-import { renderTestScript } from "../components/images/render/test-script";
-import type { PipelineImage } from "../components/acp/render/pipeline";
-import { ImagePipeline } from "../components/images/pipeline";
-import { parseRef, type RegistryAuth } from "../components/registry/client";
-import { RegistryMirror } from "../components/registry/mirror";
+import type { PipelineImage } from "../components/acp";
+import { cacheDir } from "../components/cache";
+import { type Catalog, CatalogError, catalogSource, fileBytes, ImagePipeline, loadCatalog, renderKiwiRecipe, renderTestScript, type ResolvedImage, resolveImages, selectImages } from "../components/images";
+import { parseRef, type RegistryAuth, RegistryMirror } from "../components/registry";
 import { deployAcp } from "./acp";
 import { deployPrestage, releasedRefs } from "./prestage";
 import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts } from "./artifacts";
@@ -30,6 +25,7 @@ export function deploySite(config: SiteConfig): SiteResult {
     const names = selectImages(catalog, config.images.select, "image-factory:images.select");
     const auth = credentials(config.registry.username, config.registry.password);
     const resolved = config.hub ? undefined : resolveImages(catalog, names, config.images.customizations);
+    checkImageNames(config, names);
 
     // Roles acp and hub: the ACP's own services, registry, builder VM, in-cluster
     // pipeline (rendered from the same catalog and hashes) and VM templates.
@@ -41,7 +37,6 @@ export function deploySite(config: SiteConfig): SiteResult {
 
     // Buckets for recipes, boot artifact sets and pre-staged disks.
     const store = deployArtifactStore(config);
-    checkImageNames(config, names);
 
     const images = config.hub
         ? mirrorHub(config, names, auth)
@@ -52,8 +47,8 @@ export function deploySite(config: SiteConfig): SiteResult {
               auth,
               channel: config.images.channel,
               pins: config.images.pins,
-              storage: config.builder.storage ?? path.join(defaultCacheDir(), "containers"),
-              cacheDir: defaultCacheDir(),
+              storage: config.builder.storage ?? path.join(cacheDir(), "containers"),
+              cacheDir: cacheDir(),
           }).released;
 
     const bootArtifacts: Record<string, pulumi.Output<BootArtifactsOutput>> = {};
@@ -91,7 +86,7 @@ export function deploySite(config: SiteConfig): SiteResult {
     return { images, vmTemplates: acp?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts, disks: pulumi.all(published) };
 }
 
-/** Image names the config hands to other parts must be selected catalog images; checked before any resource. */
+/** Image names the config hands to other parts must be selected catalog images (deploySite calls this before it registers anything). */
 function checkImageNames(config: SiteConfig, names: string[]): void {
     const problems: string[] = [];
     const known = `(selected: ${names.join(", ")})`;

@@ -4,15 +4,15 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { parse } from "yaml";
 import { isLoopback } from "../components/registry/client";
 
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const DIGEST_REF = /@sha256:[a-f0-9]{64}$/;
 const DYNAMIC = "pulumi-nodejs:dynamic/image-factory:";
 
 /** A value that is known (preview passes not-yet-known outputs as a sentinel or leaves them out). */
-const known = (v: unknown): v is string => typeof v === "string" && v !== UNKNOWN && v !== "";
+const known = (v: unknown): v is string => typeof v === "string" && v !== unknownValue && v !== "";
 
 /**
  * props[path], or undefined while it is not known: @pulumi/policy throws when a

@@ -11,7 +11,7 @@ export interface PreviewStep {
 }
 
 const CHANGING = new Set(["create", "update", "replace", "create-replacement", "delete", "delete-replaced"]);
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+import { unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime/rpc";
 
 const typeOf = (urn: string) => urn.split("::")[2]?.split("$").pop() ?? "";
 const nameOf = (urn: string) => urn.split("::")[3] ?? urn;

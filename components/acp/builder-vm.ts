@@ -5,7 +5,7 @@
 import * as command from "@pulumi/command";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { declare } from "./kube";
+import { declare } from "../kube";
 import { type BuilderVmInput, renderBuilderVm } from "./render/builder-vm";
 
 export interface BuilderVmArgs extends BuilderVmInput {

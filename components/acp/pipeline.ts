@@ -2,7 +2,7 @@
 // and the run that builds each new rendering once.
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { declare } from "./kube";
+import { declare } from "../kube";
 import { renderTektonPipeline, type TektonPipelineInput, WEBHOOK_SECRET_KEY } from "./render/pipeline";
 
 export interface TektonPipelineArgs extends TektonPipelineInput {

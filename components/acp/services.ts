@@ -1,7 +1,7 @@
 // AcpServices: the ACP's own services on the site's cluster (see render/services.ts).
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { declare, objectKey } from "./kube";
+import { declare, objectKey } from "../kube";
 import { type AcpServicesInput, OPERATOR_NAMES, OPERATORS, type OperatorName, renderAcpServices } from "./render/services";
 
 export interface AcpServicesArgs extends AcpServicesInput {

@@ -2,7 +2,8 @@
 // disk image (see render/vm-templates.ts).
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { declare } from "./kube";
+import type { VmTemplateOutput } from "../contract";
+import { declare } from "../kube";
 import { renderVmTemplates, type VmTemplatesInput } from "./render/vm-templates";
 
 export interface VmTemplatesArgs extends VmTemplatesInput {
@@ -12,15 +13,6 @@ export interface VmTemplatesArgs extends VmTemplatesInput {
 }
 
 /** One image's template, as the stack outputs report it. */
-export interface VmTemplateOutput {
-    namespace: string;
-    template: string;
-    dataSource: string;
-    dataVolume: string;
-    version: string;
-    /** The container disk the DataVolume imports, by digest. */
-    disk: string;
-}
 
 export class VmTemplates extends pulumi.ComponentResource {
     readonly templates: Record<string, VmTemplateOutput> = {};

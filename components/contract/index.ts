@@ -8,9 +8,19 @@
 //
 // Fields may be added within a schemaVersion; renaming or removing one makes a new version.
 import * as pulumi from "@pulumi/pulumi";
-import type { VmTemplateOutput } from "../acp/vm-templates";
 
 export const SCHEMA_VERSION = 1;
+
+/** A VM template the ACP serves for a released disk image (output vmTemplates.<image>). */
+export interface VmTemplateOutput {
+    namespace: string;
+    template: string;
+    dataSource: string;
+    dataVolume: string;
+    version: string;
+    /** The container disk the DataVolume imports, by digest. */
+    disk: string;
+}
 
 export interface ImageOutput {
     /** <registry>/<repository>@sha256:… — always by digest. */

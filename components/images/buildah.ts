@@ -1,7 +1,6 @@
 // buildah, skopeo and mmdebstrap as the image pipeline uses them: rootless-style
 // vfs storage in a cache folder, chroot isolation, pushes by digest.
 import { promises as fs } from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { run, type RunOptions } from "../exec";
 import { containerToolFlags, isDigest, parseRef } from "../registry/client";
@@ -10,10 +9,6 @@ import { canonicalJson } from "./definition";
 import { sha256Hex } from "../hash";
 import { withTempDir } from "../temp-dir";
 
-/** Where builds keep their caches: $IMAGE_FACTORY_CACHE, else ~/.cache/image-factory. */
-export function defaultCacheDir(): string {
-    return process.env.IMAGE_FACTORY_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "image-factory");
-}
 
 /** buildah's storage (vfs driver): works as root and in unprivileged containers alike. */
 export function storageFlags(storage: string): string[] {

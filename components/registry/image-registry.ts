@@ -4,7 +4,7 @@
 // disconnected sites.
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { declare } from "../acp/kube";
+import { declare } from "../kube";
 import { type RegistryInput, renderRegistry, renderRegistrySecrets } from "./render";
 
 export interface ImageRegistryArgs extends RegistryInput {

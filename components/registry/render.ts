@@ -5,7 +5,7 @@
 //
 // Secret values never pass through here except in renderPullSecret/renderCdiSecret,
 // which the component calls inside a secret Output.
-import { type KubeObject, siteLabels } from "../acp/kube";
+import { type KubeObject, siteLabels } from "../kube";
 
 export const REGISTRY_MODES = ["internal", "deployment"] as const;
 export type RegistryMode = (typeof REGISTRY_MODES)[number];

@@ -14,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { run, startBackground, type Background } from "../../components/exec";
-import { defaultCacheDir } from "../../components/images/buildah";
+import { cacheDir } from "../../components/cache";
 import { freePort } from "./registry";
 
 /** Where scripts/toolchain.sh puts the cluster binaries (same rule as scripts/lib.sh). */
@@ -28,7 +28,7 @@ export interface KubeBinaries {
 export const KUBE_VERSION = "v1.34.4";
 
 export function kubeBinaries(): KubeBinaries {
-    const dir = path.join(defaultCacheDir(), "toolchain", `kube-${KUBE_VERSION}`, "bin");
+    const dir = path.join(cacheDir(), "toolchain", `kube-${KUBE_VERSION}`, "bin");
     return { etcd: path.join(dir, "etcd"), apiserver: path.join(dir, "kube-apiserver"), controllerManager: path.join(dir, "kube-controller-manager") };
 }
 

@@ -5,8 +5,8 @@
 // command line.
 import { randomBytes } from "node:crypto";
 import { promises as fs, readFileSync } from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { cacheDir } from "../../components/cache";
 import { startBackground, type Background } from "../../components/exec";
 import { s3Client, type S3Connection, type S3Credentials } from "../../components/storage/s3";
 import { freePort, waitFor } from "./registry";
@@ -24,8 +24,7 @@ export function s3ServerVersion(): string {
 
 /** Where scripts/s3-server.sh puts the binary (same rule as scripts/lib.sh). */
 export function s3ServerBinary(): string {
-    const cache = process.env.IMAGE_FACTORY_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "image-factory");
-    return path.join(cache, "toolchain", `versitygw-${s3ServerVersion()}`, "versitygw");
+    return path.join(cacheDir(), "toolchain", `versitygw-${s3ServerVersion()}`, "versitygw");
 }
 
 /** Fresh random credentials for a local server. */

@@ -3,19 +3,18 @@
 // outside the clone since it takes about 3 minutes), imported with buildah
 // (FROM scratch + ADD rootfs.tar /) and pushed to the given registry.
 import { promises as fs } from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { cacheDir } from "../../components/cache";
 import { run } from "../../components/exec";
 import { withTempDir } from "../../components/temp-dir";
 
-const cacheDir = () =>
-    path.join(process.env.IMAGE_FACTORY_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "image-factory"), "test-rootfs");
+const rootfsCache = () => path.join(cacheDir(), "test-rootfs");
 
 /** The cached rootfs tar, made with mmdebstrap when missing (temp name, then rename). */
 export async function bookwormKernelRootfs(): Promise<string> {
-    const tar = path.join(cacheDir(), "bookworm-kernel-squashfs.tar");
+    const tar = path.join(rootfsCache(), "bookworm-kernel-squashfs.tar");
     if (await fs.stat(tar).then(() => true, () => false)) return tar;
-    await fs.mkdir(cacheDir(), { recursive: true });
+    await fs.mkdir(rootfsCache(), { recursive: true });
     const tmp = `${tar}.${process.pid}.tmp`;
     try {
         // mmdebstrap runs its hooks with sh; these are fixed strings. The initrd gets the

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { BuilderVm } from "../../components/acp/builder-vm";
-import { kubeProvider } from "../../components/acp/kube";
+import { kubeProvider } from "../../components/kube";
 import { deployAcp } from "../../infra/acp";
 import { parseSiteConfig } from "../../infra/config";
 import { CATALOG, CATALOG_FILES, DISKS, exampleStack, SECRETS } from "../support/acp-fixtures";

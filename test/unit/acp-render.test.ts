@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
-import type { KubeObject } from "../../components/acp/kube";
+import type { KubeObject } from "../../components/kube";
 import { type BuilderVmInput, renderBuilderVm, renderCloudInit } from "../../components/acp/render/builder-vm";
 import {
     buildTag,

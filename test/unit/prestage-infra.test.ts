@@ -5,7 +5,8 @@ import { parse } from "yaml";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type ConfigError, parseSiteConfig, type RawConfig } from "../../infra/config";
-import { DEFAULT_DISK_DIR, deployPrestage, PROJECT_ROOT, releasedRefs, resolveContentSets } from "../../infra/prestage";
+import { defaultDiskDir, deployPrestage, releasedRefs, resolveContentSets } from "../../infra/prestage";
+import { projectRoot } from "../../infra/project-root";
 
 const D = `sha256:${"cd".repeat(32)}`;
 const base = { site: { name: "local", role: "local" }, registry: { url: "127.0.0.1:5000", namespace: "demo" } };
@@ -41,7 +42,7 @@ describe("image-factory:prestage configuration", () => {
     });
 
     it("the local stack's disk parses", () => {
-        const doc = parse(readFileSync(path.join(PROJECT_ROOT, "stacks/Pulumi.local.yaml"), "utf8")).config;
+        const doc = parse(readFileSync(path.join(projectRoot(), "stacks/Pulumi.local.yaml"), "utf8")).config;
         const values = Object.fromEntries(Object.entries(doc).map(([k, v]) => [k.replace(/^image-factory:/, ""), v]));
         // `npm run up` gives the local stack its S3 server's credentials.
         const c = parseSiteConfig({ values, secrets: { s3AccessKey: pulumi.secret("a"), s3SecretKey: pulumi.secret("s") } });
@@ -154,13 +155,13 @@ describe("deployPrestage (mocks)", () => {
         const disk = registered.find((r) => r.name === "edge")!;
         expect(disk.type).toBe("pulumi-nodejs:dynamic/image-factory:PreStagedDisk");
         expect(disk.inputs).toMatchObject({
-            path: path.join(DEFAULT_DISK_DIR, "edge.qcow2"),
+            path: path.join(defaultDiskDir(), "edge.qcow2"),
             diskSize: 8 * 1024 ** 3,
             format: "qcow2",
             label: "data",
             filesystem: "xfs",
             contentSets: { a: [`127.0.0.1:5000/demo/httpd@${D}`] },
-            extraFiles: [{ path: "x.bin", source: path.join(PROJECT_ROOT, "README.md") }],
+            extraFiles: [{ path: "x.bin", source: path.join(projectRoot(), "README.md") }],
         });
         // The whole credentials object reaches the engine as a secret (the wire format's secret signature).
         expect(disk.inputs.credentials).toEqual({
@@ -168,7 +169,7 @@ describe("deployPrestage (mocks)", () => {
             value: { registry: "127.0.0.1:5000", username: "robot", password: "hunter2" },
         });
         expect(out.edge).toEqual({
-            path: path.join(DEFAULT_DISK_DIR, "edge.qcow2"),
+            path: path.join(defaultDiskDir(), "edge.qcow2"),
             format: "qcow2",
             sha256: "ab".repeat(32),
             size: 1,

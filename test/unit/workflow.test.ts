@@ -5,13 +5,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../../components/exec";
-import { defaultCacheDir } from "../../components/images/buildah";
+import { cacheDir } from "../../components/cache";
 import { changedStacks } from "../../scripts/changed-stacks";
 import { summarizePreview, type PreviewStep } from "../../scripts/preview-summary";
 import { lineageHtml, lineageMermaid } from "../../scripts/report";
 
 const ROOT = path.resolve(__dirname, "../..");
-const actionlint = path.join(defaultCacheDir(), "toolchain/tools/actionlint");
+const actionlint = path.join(cacheDir(), "toolchain/tools/actionlint");
 const WORKFLOW = path.join(ROOT, ".github/workflows/preview.yml");
 
 describe(".github/workflows/preview.yml", () => {

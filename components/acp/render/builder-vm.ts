@@ -2,7 +2,7 @@
 // DataVolume, prepared by cloud-init (the SSH key and the packages composes
 // need), reached over SSH through a Service.
 import { stringify } from "yaml";
-import { awaitAnnotations, type KubeObject, siteLabels } from "../kube";
+import { awaitAnnotations, type KubeObject, siteLabels } from "../../kube";
 
 /** Where the builder's root disk comes from (a CDI DataVolume source). */
 export type BootSource =

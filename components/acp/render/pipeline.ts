@@ -23,7 +23,7 @@
 //   passed as build argument PARENT_IMAGE (<registry>/<repo>@sha256:…). A
 //   Containerfile that names its parent by the parent's `build-<hash>` tag
 //   works too: that tag exists by then.
-import { type KubeObject, siteLabels } from "../kube";
+import { type KubeObject, siteLabels } from "../../kube";
 import { sha256Hex } from "../../hash";
 
 export interface PipelineImage {

@@ -2,7 +2,7 @@
 // OperatorGroups and Subscriptions for OpenShift Virtualization (with its
 // HyperConverged resource), OpenShift Pipelines and OpenShift GitOps, and the
 // service accounts and RBAC the in-cluster pipeline runs with.
-import { awaitAnnotations, type KubeObject, siteLabels } from "../kube";
+import { awaitAnnotations, type KubeObject, siteLabels } from "../../kube";
 
 export const OPERATOR_NAMES = ["virtualization", "pipelines", "gitops"] as const;
 export type OperatorName = (typeof OPERATOR_NAMES)[number];

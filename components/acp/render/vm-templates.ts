@@ -3,7 +3,7 @@
 // a CDI DataVolume that imports that release, a DataSource that names the
 // current release (it moves like a `latest` tag), and an OpenShift Template whose
 // VirtualMachine clones its root disk from the DataSource.
-import { awaitAnnotations, type KubeObject, siteLabels } from "../kube";
+import { awaitAnnotations, type KubeObject, siteLabels } from "../../kube";
 
 export interface ReleasedDisk {
     /** The catalog image the disk was made from. */

@@ -26,7 +26,7 @@ import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClai
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import type { KubeObject } from "../../../components/acp/kube";
+import type { KubeObject } from "../../../components/kube";
 import { HANDWRITTEN } from "./handwritten";
 
 const req = createRequire(__filename);

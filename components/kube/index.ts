@@ -91,11 +91,6 @@ export function declare(obj: KubeObject, opts: pulumi.CustomResourceOptions, fie
     return Ctor ? new Ctor(resourceName(obj), args, opts) : new k8s.apiextensions.CustomResource(resourceName(obj), args as k8s.apiextensions.CustomResourceArgs, opts);
 }
 
-/** Declares objects in order; returns them by "<kind>/<namespace>/<name>". */
-export function declareAll(objs: KubeObject[], opts: pulumi.CustomResourceOptions): Map<string, pulumi.CustomResource> {
-    return new Map(objs.map((o) => [objectKey(o), declare(o, opts)]));
-}
-
 export function objectKey(obj: KubeObject): string {
     return `${obj.kind}/${obj.metadata.namespace ?? ""}/${obj.metadata.name}`;
 }

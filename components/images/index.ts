@@ -1,0 +1,8 @@
+// The images package's public face: the catalog, site resolution, the build and
+// release pipeline, and what the in-cluster pipeline is rendered from.
+export { type Catalog, CatalogError, catalogSource, type ImageDefinition, lineage, loadCatalog, selectImages } from "./catalog";
+export { checkCustomizations, type Customization, fileBytes, type ResolvedImage, resolveImages } from "./definition";
+export { ImagePipeline } from "./pipeline";
+export { renderKiwiRecipe } from "./render/kiwi";
+export { renderTestScript } from "./render/test-script";
+export { Customizations, ImageFile } from "./schema";

@@ -27,8 +27,9 @@ export interface KubeBinaries {
 /** The Kubernetes release scripts/toolchain.sh builds the cluster from. */
 export const KUBE_VERSION = "v1.34.4";
 
+/** The toolchain's build, or the folder IMAGE_FACTORY_KUBE_BIN names (the same three binaries from elsewhere). */
 export function kubeBinaries(): KubeBinaries {
-    const dir = path.join(cacheDir(), "toolchain", `kube-${KUBE_VERSION}`, "bin");
+    const dir = process.env.IMAGE_FACTORY_KUBE_BIN || path.join(cacheDir(), "toolchain", `kube-${KUBE_VERSION}`, "bin");
     return { etcd: path.join(dir, "etcd"), apiserver: path.join(dir, "kube-apiserver"), controllerManager: path.join(dir, "kube-controller-manager") };
 }
 
@@ -220,13 +221,13 @@ export async function startKube(opts: { dataDir?: string; binaries?: KubeBinarie
         const etcd = startBackground(
             bin.etcd,
             [
-                "--name=default",
+                "--name=local",
                 `--data-dir=${f("etcd")}`,
                 `--listen-client-urls=${etcdUrl}`,
                 `--advertise-client-urls=${etcdUrl}`,
                 `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
                 `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-                `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+                `--initial-cluster=local=http://127.0.0.1:${etcdPeer}`,
                 // A throwaway test store: skipping fsync spares the shared disk.
                 "--unsafe-no-fsync",
                 "--log-level=warn",

@@ -5,6 +5,7 @@
 # tool's own last lines and the command to re-run; downloads from the package
 # registries are retried with backoff; what a step installs counts as done only
 # once the step succeeded, so an interrupted run resumes where it stopped.
+#   usage: scripts/setup.sh [--for up|cluster|test]   (the toolchain's part; see scripts/toolchain.sh)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -108,7 +109,7 @@ else
 fi
 
 step "Pulumi toolchain"
-bash "$ROOT/scripts/toolchain.sh"
+bash "$ROOT/scripts/toolchain.sh" "$@"
 step_done "ready in ${TOOLCHAIN_DIR/#$HOME/\~}"
 
 step "S3 server"

@@ -1,67 +1,136 @@
 #!/usr/bin/env bash
-# The Pulumi toolchain, built from Go modules into a cache outside the clone
-# ($IMAGE_FACTORY_CACHE, default ~/.cache/image-factory/toolchain/v3.248.0):
-#   pulumi                         the CLI, github.com/pulumi/pulumi/pkg/v3 v3.248.0
-#   pulumi-language-nodejs         the Node.js language host (see language-host/main.go)
-#   pulumi-resource-pulumi-nodejs  the dynamic provider host: node on @pulumi/pulumi/cmd/dynamic-provider
-#   the command provider v1.2.1    probed only: its module is not served here (see step 4)
-# With a pulumi v3.248.0 already on PATH, the CLI is not built. A run with the cache present takes seconds.
+# The toolchain, built from Go modules and vendored upstream sources into a cache outside
+# the clone ($IMAGE_FACTORY_CACHE, default ~/.cache/image-factory/toolchain), each piece
+# only when missing or built from other source (a stamp beside each binary):
+#
+#   usage: scripts/toolchain.sh [--for up|cluster|test]
+#     up       the Pulumi CLI v3.248.0 and the Node.js language host: what `npm run up`
+#              (the local stack) needs
+#     cluster  and the command 1.2.1 plugin: roles acp and hub
+#     test     (the default) and actionlint: everything `npm test` needs
+#
+# With a pulumi v3.248.0 already on PATH (an official install), it is used as it is: no CLI,
+# no language host, and plugins come from `pulumi plugin install` when it can download them.
+# A run with the cache present takes a second or two. docs/toolchain.md says more.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-mkdir -p "$TOOLCHAIN_BIN"
-need_go "the Pulumi toolchain"
+target=test
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --for) target="${2:-}"; shift 2 ;;
+        --for=*) target="${1#--for=}"; shift ;;
+        *) die "scripts/toolchain.sh: unknown argument '$1' (usage: scripts/toolchain.sh [--for up|cluster|test])" ;;
+    esac
+done
+case "$target" in up|cluster|test) ;; *) die "scripts/toolchain.sh: --for takes up, cluster or test, not '$target'" ;; esac
 
-# 1. The CLI
-if up_to_date "$TOOLCHAIN_BIN/pulumi" "$ROOT/scripts/toolchain/pulumi-cli"; then
-    :
-elif command -v pulumi >/dev/null 2>&1 && [ "$(pulumi version 2>/dev/null)" = "$PULUMI_VERSION" ]; then
-    say "using pulumi $PULUMI_VERSION from PATH ($(command -v pulumi))"
-else
-    say "building the Pulumi CLI $PULUMI_VERSION from Go modules (first run only; several minutes) ..."
-    go_build "$ROOT/scripts/toolchain/pulumi-cli" "$TOOLCHAIN_BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
-        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+# One run at a time per cache: a second one (another clone, a parallel test run) waits,
+# then finds the pieces built.
+mkdir -p "$CACHE_DIR/toolchain"
+exec 9>"$CACHE_DIR/toolchain/.lock"
+if ! flock -n 9; then
+    say "another scripts/toolchain.sh is building into $CACHE_DIR/toolchain; waiting for it ..."
+    flock 9
 fi
 
-# 2. The Node.js language host: this project's own (scripts/toolchain/language-host/main.go
-#    says why), against sdk/v3 v3.248.0. It also serves a pulumi found on PATH.
-if ! up_to_date "$TOOLCHAIN_BIN/pulumi-language-nodejs" "$ROOT/scripts/toolchain/language-host"; then
-    say "building the Node.js language host against sdk/v3 $PULUMI_VERSION ..."
-    go_build "$ROOT/scripts/toolchain/language-host" "$TOOLCHAIN_BIN/pulumi-language-nodejs" . \
-        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
-fi
-
-# 3. The shim the engine starts as the host of dynamic providers. It runs the
-#    program's own @pulumi/pulumi (resolved from the plugin's working directory,
-#    the program folder), so one shim serves every project and version. (Policy
-#    packs need no shim: the language host runs them through RunPlugin.)
-write_shim() { # <name> <module>
-    local file="$TOOLCHAIN_BIN/$1"
-    local body="#!/bin/sh
-# Written by image-factory scripts/toolchain.sh: runs $2 from the program's node_modules.
-entry=\$(node -p 'require.resolve(process.argv[1], { paths: [process.cwd()] })' '$2') || exit 1
-exec node \"\$entry\" \"\$@\""
-    if [ ! -x "$file" ] || [ "$(cat "$file")" != "$body" ]; then
-        printf '%s\n' "$body" > "$file.tmp" && chmod 755 "$file.tmp" && mv -f "$file.tmp" "$file"
-    fi
+MODULES="$ROOT/scripts/toolchain"
+need_vendor() { # <folder> <what>
+    local dir
+    dir="$(vendor_dir)" && [ -d "$dir/$1" ] ||
+        die "$2 is built from the vendored upstream source '$1', not found (looked in \$IMAGE_FACTORY_VENDOR and shared/vendor beside the clone): set IMAGE_FACTORY_VENDOR to the folder holding $1"
+    echo "$dir/$1"
 }
-write_shim pulumi-resource-pulumi-nodejs @pulumi/pulumi/cmd/dynamic-provider
-rm -f "$TOOLCHAIN_BIN/pulumi-analyzer-policy" # an earlier toolchain's shim, superseded by RunPlugin
 
-# 4. The command provider, plugin `command` v1.2.1. Its module (github.com/pulumi/pulumi-command/provider)
-#    is refused by the module proxy these machines reach, at every version, so it cannot be built
-#    here. Probe once per run and say so; a plugin installed by other means is used as it is.
+# 1. The CLI and the language host, unless an official pulumi v3.248.0 is on PATH.
+official=""
+if path_pulumi="$(command -v pulumi)" && [ "$path_pulumi" != "$TOOLCHAIN_BIN/pulumi" ] &&
+    [ "$("$path_pulumi" version 2>/dev/null)" = "$PULUMI_VERSION" ]; then
+    official="$path_pulumi"
+    say "using pulumi $PULUMI_VERSION from PATH ($official) and its language host"
+else
+    need_go "the Pulumi toolchain"
+    if ! up_to_date "$TOOLCHAIN_BIN/pulumi" "$MODULES/pulumi-cli"; then
+        say "building the Pulumi CLI $PULUMI_VERSION from Go modules (first run only; about 15 minutes) ..."
+        go_build "$MODULES/pulumi-cli" "$TOOLCHAIN_BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+            "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+    fi
+
+    # Pulumi's own Node.js language host v3.248.0 (the one the official CLI ships), from the
+    # vendored source: its module is not served here. Built in a scratch copy (the source
+    # stays read-only) with the CLI's flags, so it reuses the CLI's compiled packages from
+    # Go's build cache.
+    host_src="$(need_vendor pulumi-language-nodejs "the Node.js language host")"
+    host_ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+    host_stamp="$(tree_hash "$host_src" -- "$host_ldflags")"
+    if ! stamped "$TOOLCHAIN_BIN/pulumi-language-nodejs" "$host_stamp"; then
+        say "building the Node.js language host $PULUMI_VERSION from $host_src ..."
+        rm -rf "$BUILD_SCRATCH/language-host"
+        mkdir -p "$BUILD_SCRATCH"
+        cp -r "$host_src" "$BUILD_SCRATCH/language-host"
+        go_build "$BUILD_SCRATCH/language-host" "$TOOLCHAIN_BIN/pulumi-language-nodejs" . "$host_ldflags" "$host_stamp"
+        rm -rf "$BUILD_SCRATCH/language-host"
+    fi
+    rm -f "$TOOLCHAIN_BIN/pulumi-analyzer-policy" # an old toolchain's shim; the host runs policy packs
+
+    # The engine starts `pulumi-resource-pulumi-nodejs` (found beside the CLI) to host dynamic
+    # providers. The official CLI ships @pulumi/pulumi's own script of that name; so do we.
+    shim="$ROOT/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+    if [ -f "$shim" ]; then
+        cmp -s "$shim" "$TOOLCHAIN_BIN/pulumi-resource-pulumi-nodejs" ||
+            install -m 755 "$shim" "$TOOLCHAIN_BIN/pulumi-resource-pulumi-nodejs"
+    else
+        say "node_modules/@pulumi/pulumi is not installed yet: dynamic providers need \`npm ci\` and a re-run of this script"
+    fi
+fi
+[ "$target" = up ] && exit 0
+
 PULUMI="$(pulumi_bin)"
 pulumi_env
-if ! "$PULUMI" plugin ls 2>/dev/null | grep -Eq "^command +resource +$COMMAND_PROVIDER_VERSION "; then
-    mod="github.com/pulumi/pulumi-command/provider@v0.0.0-20260304002345-f0839b236d7b" # the v1.2.1 commit
-    why=$(cd "$TOOLCHAIN_DIR" && go mod download -json "$mod" 2>&1 | sed -n 's/.*"Error": "\(.*\)".*/\1/p' | sed 's/\\n\\t/ /g' | head -1 || true)
-    say "command provider v$COMMAND_PROVIDER_VERSION not installed; go mod download $mod: ${why:-served, but no build is pinned for it}"
-    say "  (@pulumi/command resources cannot be deployed on this machine; everything else works)"
+PLUGIN_HOME="${PULUMI_HOME:-$HOME/.pulumi}/plugins"
+
+# Installs a resource plugin we built (when Pulumi's plugin folder lacks this very binary).
+install_plugin() { # <name> <version> <binary>
+    if ! cmp -s "$3" "$PLUGIN_HOME/resource-$1-v$2/pulumi-resource-$1"; then
+        "$PULUMI" plugin install resource "$1" "$2" --file "$3" --reinstall >/dev/null ||
+            die "pulumi plugin install resource $1 $2 --file $3 failed (see above)"
+        say "  installed plugin $1 $2 into $PLUGIN_HOME"
+    fi
+}
+# A plugin already installed the usual way (not by us) is used as it is.
+plugin_installed() { [ -x "$PLUGIN_HOME/resource-$1-v$2/pulumi-resource-$1" ]; } # <name> <version>
+ours() { [ -x "$1" ]; } # <cached binary>: we built this plugin before (then we keep it current)
+
+# 2. The command provider 1.2.1, from the vendored source (its module is not served here), through
+#    a wrapper module that replaces it with ./provider: a scratch copy of that source.
+cmd_out="$PLUGINS_DIR/command-$COMMAND_PROVIDER_VERSION/pulumi-resource-command"
+if plugin_installed command "$COMMAND_PROVIDER_VERSION" && ! ours "$cmd_out"; then
+    :
+elif [ -n "$official" ] && "$PULUMI" plugin install resource command "$COMMAND_PROVIDER_VERSION" >/dev/null 2>&1; then
+    say "installed plugin command $COMMAND_PROVIDER_VERSION with pulumi plugin install"
+else
+    cmd_src="$(need_vendor pulumi-command-provider "the command provider")"
+    cmd_ldflags="-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=v$COMMAND_PROVIDER_VERSION"
+    cmd_stamp="$(tree_hash "$MODULES/command-provider" "$cmd_src" -- "$cmd_ldflags")"
+    if ! stamped "$cmd_out" "$cmd_stamp"; then
+        need_go "the command provider"
+        say "building the command provider $COMMAND_PROVIDER_VERSION from $cmd_src (first run only; a few minutes) ..."
+        scratch="$BUILD_SCRATCH/command-provider"
+        rm -rf "$scratch"
+        mkdir -p "$scratch"
+        cp "$MODULES/command-provider/go.mod" "$MODULES/command-provider/go.sum" "$scratch/"
+        cp -r "$cmd_src" "$scratch/provider"
+        go_build "$scratch" "$cmd_out" github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command "$cmd_ldflags" "$cmd_stamp"
+        rm -rf "$scratch"
+    fi
+    install_plugin command "$COMMAND_PROVIDER_VERSION" "$cmd_out"
 fi
 
-# 5. actionlint, which the tests run on .github/workflows (not tied to the Pulumi version).
-if ! up_to_date "$TOOLS_BIN/actionlint" "$ROOT/scripts/toolchain/actionlint"; then
+[ "$target" = cluster ] && exit 0
+
+# 3. actionlint, which the tests run on .github/workflows (not tied to the Pulumi version).
+if ! up_to_date "$TOOLS_BIN/actionlint" "$MODULES/actionlint"; then
+    need_go "actionlint"
     say "building actionlint from Go modules ..."
-    go_build "$ROOT/scripts/toolchain/actionlint" "$TOOLS_BIN/actionlint" github.com/rhysd/actionlint/cmd/actionlint
+    go_build "$MODULES/actionlint" "$TOOLS_BIN/actionlint" github.com/rhysd/actionlint/cmd/actionlint
 fi

@@ -63,9 +63,12 @@ describe("foundation: the real engine", () => {
         const p = await stack.preview(["--diff"]);
         expect(p.stdout).toMatch(/~ pulumi-nodejs:dynamic\/image-factory:LocalFile: \(update\)[\s\S]*LocalFile::marker\]/);
         expect(p.stdout).toMatch(/~ content: "hello" => "hello again"/);
-        expect(p.stdout).toMatch(/~ 1 to update/);
+        // The command provider's own diff: its create command changed, so it runs again.
+        expect(p.stdout).toMatch(/~ command:local:Command: \(update\)[\s\S]*~ create: "hello" => "hello again"/);
+        expect(p.stdout).toMatch(/~ 2 to update/);
         await stack.up();
         expect(await fs.readFile(markerPath, "utf8")).toBe("hello again");
+        expect((await stack.outputs()).echoed).toBe("hello again");
     });
 
     it("destroy removes what the stack created", async () => {

@@ -139,10 +139,12 @@ go_build() { # <module dir> <output> <package> [ldflags] [stamp]
     local cmd=(go build -v -buildvcs=false -tags osusergo,grpcnotrace -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg")
     local rerun
     rerun="cd $(printf %q "$dir") && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly $(printf '%q ' "${cmd[@]}")"
-    # -v names each package as it is compiled: the progress count.
+    # -v names each package as it is compiled: the progress count. (`|| rc=$?`: under
+    # `set -e -o pipefail` a failed build must still reach the report below.)
+    local rc=0
     (cd "$dir" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly nice -n 10 "${cmd[@]}" 2>&1) | tee -a "$log" |
-        awk '/^[^ :]+$/ {n++; if (n % 40 == 0) printf "    ... %d packages compiled\n", n > "/dev/stderr"}'
-    if [ "${PIPESTATUS[0]}" -ne 0 ] || [ ! -x "$out.tmp" ]; then
+        awk '/^[^ :]+$/ {n++; if (n % 40 == 0) printf "    ... %d packages compiled\n", n > "/dev/stderr"}' || rc=$?
+    if [ "$rc" -ne 0 ] || [ ! -x "$out.tmp" ]; then
         rm -f "$out.tmp"
         go_failed "go build of $(basename "$out") ($pkg)" "$log" "$rerun"
     fi

@@ -1,10 +1,12 @@
-// `npm run up` (after scripts/setup.sh): start the local services, deploy the
-// `local` stack with the real engine, print its outputs.
+// `npm run up` (after scripts/setup.sh): start the local services, put right what
+// an interrupted earlier up left behind (scripts/recover.ts), deploy the `local`
+// stack with the real engine, print its outputs.
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { run } from "../components/exec";
+import { ExecError, run } from "../components/exec";
 import { localSecretsPath } from "../infra/local-secrets";
 import { ensureLocalRegistry, ensureLocalS3, ROOT } from "./local-services";
+import { recoverInterruptedUpdate } from "./recover";
 
 const say = (s: string) => console.error(`\x1b[1m[image-factory]\x1b[0m ${s}`);
 const pulumi = (args: string[], stream = true) =>
@@ -47,14 +49,41 @@ async function dropTrackedSecrets(keys: string[]): Promise<void> {
     say(`removed ${keys.join(", ")} from stacks/Pulumi.local.yaml (they live in ${localSecretsPath("local")} now)`);
 }
 
+/** The file backend's folder, or undefined for another backend (which has its own locking and `pulumi cancel`). */
+function fileBackendDir(): string | undefined {
+    const url = process.env.PULUMI_BACKEND_URL ?? `file://${path.join(ROOT, ".local/state")}`;
+    return url.startsWith("file://") ? url.slice("file://".length).replace(/^~(?=\/)/, process.env.HOME ?? "~") : undefined;
+}
+
+/**
+ * Recovers from an interrupted earlier up, then deploys. Two ups on one stack: the
+ * second waits for the first; if both reached the engine at once, the engine's own
+ * lock stops one, which waits and tries again.
+ */
+async function deploy(stack: string): Promise<void> {
+    const backendDir = fileBackendDir();
+    const stackArgs = (args: string[]) => pulumi([...args, "--stack", stack], false);
+    for (let attempt = 1; ; attempt++) {
+        try {
+            if (backendDir) await recoverInterruptedUpdate({ pulumi: stackArgs, backendDir, project: "image-factory", stack, say });
+            say(`deploying the ${stack} stack (pulumi up --yes --stack ${stack}) ...`);
+            await pulumi(["up", "--yes", "--stack", stack, "--non-interactive"]);
+            return;
+        } catch (e) {
+            const locked = e instanceof ExecError && /is currently locked by/.test(`${e.stdout}\n${e.stderr}`);
+            if (!locked || !backendDir || attempt >= 5) throw e;
+            say("another pulumi took the stack's lock at the same moment; waiting for it ...");
+        }
+    }
+}
+
 async function main(): Promise<void> {
     await ensureLocalRegistry(say);
     const s3 = await ensureLocalS3(say);
     await pulumi(["stack", "select", "--create", "--stack", "local"], false);
     await dropTrackedSecrets(["s3AccessKey", "s3SecretKey"]);
     if (s3) await writeLocalSecrets({ s3AccessKey: s3.accessKeyId, s3SecretKey: s3.secretAccessKey });
-    say("deploying the local stack (pulumi up --yes --stack local) ...");
-    await pulumi(["up", "--yes", "--stack", "local", "--non-interactive"]);
+    await deploy("local");
     const out = await pulumi(["stack", "output", "--json", "--stack", "local"], false);
     say("stack outputs (contract v1):");
     console.log(out.stdout.trim());

@@ -129,6 +129,14 @@ export async function buildDisk(spec: DiskSpec, opts: BuildOptions = {}): Promis
 
     await fs.mkdir(path.dirname(spec.path), { recursive: true });
     await sweepStaleTemps(spec.path);
+    const folder = path.dirname(spec.path);
+    // At the peak the staged archives and the filesystem image (content plus its
+    // metadata) sit in the folder together: refuse before writing anything when
+    // they cannot fit, rather than fill the disk and fail halfway.
+    const needed = 2 * (estimate.contentBytes + Math.ceil(estimate.contentBytes / 100)) + 32 * 1024 * 1024;
+    const st = await fs.statfs(folder);
+    const free = st.bavail * st.bsize;
+    if (free < needed) throw new Error(noSpace(folder, needed, free));
     const work = path.join(path.dirname(spec.path), `.${path.basename(spec.path)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
     const stage = path.join(work, "stage");
     try {
@@ -204,10 +212,21 @@ export async function buildDisk(spec: DiskSpec, opts: BuildOptions = {}): Promis
                 ignition: tooling.find((t) => t.path === IGNITION_FILE)!.content,
             };
         });
+    } catch (e) {
+        // The estimate was short after all: say so the same way (the work folder goes below).
+        if ((e as NodeJS.ErrnoException).code === "ENOSPC" || /No space left on device/.test((e as Error).message)) {
+            const st = await fs.statfs(folder).catch(() => undefined);
+            throw new Error(noSpace(folder, needed, st ? st.bavail * st.bsize : 0));
+        }
+        throw e;
     } finally {
         await fs.rm(work, { recursive: true, force: true });
     }
 }
+
+const MiB = (n: number) => `${Math.ceil(n / (1024 * 1024))} MiB`;
+const noSpace = (folder: string, needed: number, free: number) =>
+    `not enough space in ${folder}: writing the disk needs about ${MiB(needed)} free (staged archives and the filesystem image), ${MiB(free)} are free; nothing was written`;
 
 /**
  * The sha256 of the disk that assembleDisk will make, from its pieces: GPT

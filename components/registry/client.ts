@@ -2,9 +2,9 @@
 // to move tags without uploading layers, to read what a registry really holds,
 // to delete what a stack created, and to mirror images blob by blob.
 import { promises as fs } from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { sha256Hex } from "../hash";
+import { withTempDir } from "../temp-dir";
 
 export interface RegistryAuth {
     username: string;
@@ -299,16 +299,14 @@ function basic(a: RegistryAuth): string {
  */
 export async function withAuthFile<T>(registry: string, auth: RegistryAuth | undefined, fn: (authFile: string | undefined) => Promise<T>): Promise<T> {
     if (!auth) return fn(undefined);
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "if-auth-"));
-    const file = path.join(dir, "auth.json");
-    try {
+    // withTempDir: the folder of a killed process (credentials inside) is swept by the next one.
+    return withTempDir("if-auth-", async (dir) => {
+        const file = path.join(dir, "auth.json");
         await fs.writeFile(file, JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${auth.username}:${auth.password}`).toString("base64") } } }), {
             mode: 0o600,
         });
-        return await fn(file);
-    } finally {
-        await fs.rm(dir, { recursive: true, force: true });
-    }
+        return fn(file);
+    });
 }
 
 /** The flags buildah and skopeo need for a registry: TLS verification off for loopback, the auth file. */

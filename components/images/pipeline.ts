@@ -26,7 +26,7 @@ export interface ImagePipelineArgs {
 
 export type ReleasedImage = ImageOutput;
 
-export function contextInputs(context: Map<string, Buffer>): Record<string, ContextFile> {
+function contextInputs(context: Map<string, Buffer>): Record<string, ContextFile> {
     const out: Record<string, ContextFile> = {};
     for (const [rel, bytes] of context) {
         const text = bytes.toString("utf8");

@@ -116,43 +116,15 @@ async function makeCerts(dir: string, log: (s: string) => void): Promise<void> {
     const f = (name: string) => path.join(dir, name);
     const openssl = (args: string[]) => run("openssl", args, { cwd: dir, timeoutMs: 60_000 });
     log("generating a throwaway CA, the API server's certificate and the service-account key");
-    await openssl([
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        f("ca.key"),
-        "-out",
-        f("ca.crt"),
-        "-days",
-        "7",
-        "-subj",
-        "/CN=image-factory-test-ca",
-    ]);
-    await openssl([
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
+    // Both certificates: a fresh P-256 key, valid for a week; the server's is signed by the CA.
+    const certificate = (key: string, crt: string, subject: string, extra: string[] = []) =>
+        openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f(key), "-out", f(crt), "-days", "7", "-subj", subject, ...extra]);
+    await certificate("ca.key", "ca.crt", "/CN=image-factory-test-ca");
+    await certificate("apiserver.key", "apiserver.crt", "/CN=kube-apiserver", [
         "-CA",
         f("ca.crt"),
         "-CAkey",
         f("ca.key"),
-        "-keyout",
-        f("apiserver.key"),
-        "-out",
-        f("apiserver.crt"),
-        "-days",
-        "7",
-        "-subj",
-        "/CN=kube-apiserver",
         "-addext",
         "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc",
         "-addext",

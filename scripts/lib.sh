@@ -2,7 +2,10 @@
 # Sourced, not run.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PULUMI_VERSION="v3.248.0"
+# The Pulumi version, pinned in one place: .pulumi.version (the CLI built here or found on
+# PATH, @pulumi/pulumi in package.json, the CLI's Go module and the pull-request workflow all
+# follow it; test/unit/dependencies.test.ts checks that they agree).
+PULUMI_VERSION="v$(tr -d '[:space:]' <"$ROOT/.pulumi.version")"
 # Resource plugins, exactly the versions the npm SDKs in package.json ask for
 # (test/unit/toolchain-versions.test.ts checks that they agree).
 COMMAND_PROVIDER_VERSION="1.2.1"
@@ -43,7 +46,7 @@ LOCAL_STACK_PASSPHRASE="image-factory-local"
 say() { printf '\033[1m[image-factory]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[image-factory] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
-# The pulumi to use: ours when we built it, else a v3.248.0 already on PATH.
+# The pulumi to use: ours when we built it, else a $PULUMI_VERSION already on PATH.
 pulumi_bin() {
     if [ -x "$TOOLCHAIN_BIN/pulumi" ]; then
         echo "$TOOLCHAIN_BIN/pulumi"

@@ -4,12 +4,12 @@
 # only when missing or built from other source (a stamp beside each binary):
 #
 #   usage: scripts/toolchain.sh [--for up|cluster|test]
-#     up       the Pulumi CLI v3.248.0 and the Node.js language host: what `npm run up`
+#     up       the Pulumi CLI (the version in .pulumi.version) and the Node.js language host: what `npm run up`
 #              (the local stack) needs
 #     cluster  and the command 1.2.1 plugin: roles acp and hub
 #     test     (the default) and actionlint: everything `npm test` needs
 #
-# With a pulumi v3.248.0 already on PATH (an official install), it is used as it is: no CLI,
+# With that pulumi version already on PATH (an official install), it is used as it is: no CLI,
 # no language host, and plugins come from `pulumi plugin install` when it can download them.
 # A run with the cache present takes a second or two. docs/toolchain.md says more.
 set -euo pipefail
@@ -42,7 +42,7 @@ need_vendor() { # <folder> <what>
     echo "$dir/$1"
 }
 
-# 1. The CLI and the language host, unless an official pulumi v3.248.0 is on PATH.
+# 1. The CLI and the language host, unless an official pulumi $PULUMI_VERSION is on PATH.
 official=""
 if path_pulumi="$(command -v pulumi)" && [ "$path_pulumi" != "$TOOLCHAIN_BIN/pulumi" ] &&
     [ "$("$path_pulumi" version 2>/dev/null)" = "$PULUMI_VERSION" ]; then
@@ -56,7 +56,7 @@ else
             "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
     fi
 
-    # Pulumi's own Node.js language host v3.248.0 (the one the official CLI ships), from the
+    # Pulumi's own Node.js language host $PULUMI_VERSION (the one the official CLI ships), from the
     # vendored source: its module is not served here. Built in a scratch copy (the source
     # stays read-only) with the CLI's flags, so it reuses the CLI's compiled packages from
     # Go's build cache.

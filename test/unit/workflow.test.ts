@@ -24,7 +24,7 @@ describe(".github/workflows/preview.yml", () => {
         const text = await fs.readFile(WORKFLOW, "utf8");
         expect(text).toMatch(/uses: pulumi\/actions@v6[\s\S]*command: preview[\s\S]*comment-on-pr: true[\s\S]*policyPacks: policy/);
         expect(text).toMatch(/run: bash scripts\/setup\.sh/);
-        expect(text).toMatch(/pulumi-version: 3\.248\.0/);
+        expect(text).toMatch(/pulumi-version-file: \.pulumi\.version/);
     });
 });
 

@@ -5,7 +5,13 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
 const root = path.resolve(__dirname, "../..");
-const docs = ["README.md", "CONTRIBUTING.md", ...readdirSync(path.join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const docs = [
+    "README.md",
+    "CONTRIBUTING.md",
+    ...readdirSync(path.join(root, "docs"))
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => `docs/${f}`),
+];
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */

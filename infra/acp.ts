@@ -6,7 +6,7 @@ import type * as command from "@pulumi/command";
 import { AcpServices, BuilderVm, catalogDigest, kubeProvider, type PipelineImage, type ReleasedDisk, TektonPipeline, unknownImages, VmTemplates } from "../components/acp";
 import type { VmTemplateOutput } from "../components/contract";
 import { ImageRegistry } from "../components/registry";
-import { ConfigError, NAMESPACE, type SiteConfig } from "./config";
+import { type AcpSiteConfig, ConfigError, NAMESPACE } from "./config";
 
 /** What the rest of the program gives the ACP part: the catalog as rendered, and released disks. */
 export interface AcpInputs {
@@ -38,8 +38,8 @@ export const SERVICE_ACCOUNTS = { pipeline: "image-factory-pipeline", trigger: "
 export const SECRET_NAMES = { pull: "image-factory-registry", cdi: "image-factory-registry-cdi", credentials: "image-factory-registry-credentials" };
 
 /** Problems with the inputs that only show once the catalog is known, each naming its config key. */
-function checkInputs(config: SiteConfig, inputs: AcpInputs): string[] {
-    const acp = config.acp!;
+function checkInputs(config: AcpSiteConfig, inputs: AcpInputs): string[] {
+    const { acp } = config;
     const problems: string[] = [];
     const fail = (key: string, msg: string) => problems.push(`${NAMESPACE}:${key}: ${msg}`);
     const names = inputs.catalog?.images ?? [];
@@ -60,10 +60,8 @@ function checkInputs(config: SiteConfig, inputs: AcpInputs): string[] {
  * Declares the site's ACP services, registry, builder VM, in-cluster pipeline and
  * VM templates. Every problem is reported before any resource is registered.
  */
-export function deployAcp(config: SiteConfig, inputs: AcpInputs = {}, opts: pulumi.ComponentResourceOptions = {}): AcpDeployment {
+export function deployAcp(config: AcpSiteConfig, inputs: AcpInputs = {}, opts: pulumi.ComponentResourceOptions = {}): AcpDeployment {
     const { acp, kubeconfig, site } = config;
-    if (site.role !== "acp" && site.role !== "hub") throw new ConfigError([`${NAMESPACE}:site.role: deployAcp is for roles acp and hub, not ${site.role}`]);
-    if (!acp || !kubeconfig) throw new ConfigError([`${NAMESPACE}:kubeconfig: is required for role ${site.role}`]);
     const problems = checkInputs(config, inputs);
     if (problems.length) throw new ConfigError(problems);
 

@@ -1,24 +1,29 @@
 // The stack configuration (stacks/Pulumi.<site>.yaml), validated before any
 // resource is registered. Every problem is reported at once, each naming its key.
 //
-// parseSiteConfig is pure: it takes the raw values (what pulumi.Config returns)
-// so that unit tests can feed it bad input directly. loadSiteConfig reads them
-// from the stack.
+// The keys are declared once in config-schema.ts; the rules a schema cannot say live
+// with their section: config-acp.ts, config-artifacts.ts, config-prestage.ts, and the
+// site, registry, images and hub keys here. parseSiteConfig is pure: it takes the raw
+// values (what pulumi.Config returns) so that unit tests can feed it bad input
+// directly. loadSiteConfig reads them from the stack.
 import * as pulumi from "@pulumi/pulumi";
-import type { BootSource, BuilderVmInput, OperatorName, TestMode, ToolImages } from "../components/acp";
 import type { Customization } from "../components/images";
-import { type DiskFormat, type Filesystem, parseSize, RESERVED_NAMES, SET_NAME } from "../components/prestage";
-import { parseRef, type RegistryMode } from "../components/registry";
-import { PATTERNS, validate, ValidationProblems } from "../components/schema";
-import { type ArtifactStoreKind, bucketNameProblem, type BucketNames } from "../components/storage";
+import { validate, ValidationProblems } from "../components/schema";
+import { type AcpSiteParts, acpSection } from "./config-acp";
+import { type ArtifactsConfig, artifactsSection } from "./config-artifacts";
+import { type PrestageConfig, prestageSection } from "./config-prestage";
 import { NAMESPACE, type Role, SECRET_KEYS, type SecretKey, StackConfig } from "./config-schema";
 import { localSecretsPath, readLocalSecrets } from "./local-secrets";
 import { projectRoot } from "./project-root";
 
+export type { AcpConfig } from "./config-acp";
+export type { ArtifactsConfig } from "./config-artifacts";
+export type { PrestageConfig, PrestageDiskConfig } from "./config-prestage";
 export { NAMESPACE, ROLES, type Role } from "./config-schema";
 export type { Customization };
 
-export interface SiteConfig {
+/** What every site has, whatever its role. */
+interface SiteBase {
     site: { name: string; role: Role };
     registry: {
         /** host[:port] of the registry that hosts this site's images. */
@@ -54,91 +59,30 @@ export interface SiteConfig {
         /** Pulumi secret (config key image-factory:hubRegistryPassword). */
         password?: pulumi.Output<string>;
     };
-    /** The ACP's services (roles acp and hub only). */
-    acp?: AcpConfig;
-    /** Pulumi secret (image-factory:kubeconfig): the site cluster's kubeconfig. Required for roles acp and hub. */
-    kubeconfig?: pulumi.Output<string>;
-    /** Pulumi secret (image-factory:sshPrivateKey): the key composes log in to the builder VM with. */
-    sshPrivateKey?: pulumi.Output<string>;
-    /** Pulumi secret (image-factory:webhookSecret): push webhooks to the in-cluster trigger are signed with it. */
-    webhookSecret?: pulumi.Output<string>;
     /** The S3 artifact store; absent when the site publishes no artifacts. */
     artifacts?: ArtifactsConfig;
-    prestage: {
-        /** Absolute folder for disk artifacts. Default: <project>/.local/artifacts/disks. */
-        dir?: string;
-        disks: Record<string, PrestageDiskConfig>;
-    };
+    prestage: PrestageConfig;
 }
 
-/** One factory pre-staged disk (image-factory:prestage.disks.<name>). */
-export interface PrestageDiskConfig {
-    /** Disk size in bytes (config: "120GiB", "8G" or bytes). */
-    size: number;
-    format: DiskFormat;
-    label: string;
-    filesystem: Filesystem;
-    /** Free space on top of the content, percent. */
-    headroom: number;
-    /** Where the node mounts the partition. */
-    mountPoint: string;
-    /** Folder → catalog image names (the released image, by digest) or full image references. */
-    contentSets: Record<string, string[]>;
-    /** `source` relative to the project root or absolute. */
-    extraFiles: Array<{ path: string; content?: string; source?: string }>;
+/** Role local: this machine only, no cluster. */
+export interface LocalSiteConfig extends SiteBase {
+    site: { name: string; role: "local" };
+    acp?: undefined;
+    kubeconfig?: undefined;
+    sshPrivateKey?: undefined;
+    webhookSecret?: undefined;
 }
 
-export interface ArtifactsConfig {
-    /** "aws": @pulumi/aws with an explicit provider (needs the aws plugin); "s3-api": buckets through the S3 API. */
-    kind: ArtifactStoreKind;
-    /** http(s)://host[:port]; unset means AWS S3 itself (kind aws only). */
-    endpoint?: string;
-    region: string;
-    pathStyle: boolean;
-    buckets: BucketNames;
-    noncurrentVersionDays: number;
-    forceDestroy: boolean;
-    /** Images whose boot artifact set (kernel, initrd, squashfs rootfs, manifest) is published to the boot-images bucket. */
-    bootArtifacts: string[];
-    /** Pulumi secrets (config keys image-factory:s3AccessKey and image-factory:s3SecretKey). */
-    accessKey: pulumi.Output<string>;
-    secretKey: pulumi.Output<string>;
+/** Roles acp and hub: also the cluster's services, through its kubeconfig. */
+export interface AcpSiteConfig extends SiteBase, AcpSiteParts {
+    site: { name: string; role: "acp" | "hub" };
 }
 
-export interface AcpConfig {
-    /** The namespace of this program's workloads on the cluster: pipelines, builder VMs, VM templates. */
-    namespace: string;
-    /** How long `up` waits for an operator to install, HyperConverged to be available, a VM to be Ready, a disk to import. */
-    waitTimeoutSeconds: number;
-    operators: Record<OperatorName, { channel: string; installPlanApproval: "Automatic" | "Manual" }>;
-    /** The OLM CatalogSource operators install from. */
-    catalogSource: { name: string; namespace: string };
-    registry: { mode: RegistryMode; image: string; htpasswdImage: string; storage: string; storageClass?: string };
-    /** Disconnected site: pulls from these source registries go to the hub's mirror. */
-    mirror?: { registry: string; sources: string[] };
-    builderVm?: Omit<BuilderVmInput, "site" | "namespace" | "serviceType" | "generation"> & {
-        /** LoadBalancer, or NodePort with the address of a node composes reach. */
-        service: { type: "LoadBalancer" } | { type: "NodePort"; host: string };
-    };
-    pipeline?: {
-        git: { url: string; revision: string };
-        /** Which catalog images the cluster builds (their ancestors come along). Default: all. */
-        images?: string[];
-        testMode: TestMode;
-        toolImages: ToolImages;
-        workspaceSize: string;
-        /** Exposes the EventListener by a Route on this host, for git servers outside the cluster. */
-        webhookHost?: string;
-    };
-    vmTemplates?: {
-        /** Which released disk images get a template. Default: all. */
-        images?: string[];
-        storage: string;
-        storageClass?: string;
-        cpu: number;
-        memory: string;
-    };
-}
+/** A site's configuration: its role says which parts it has. */
+export type SiteConfig = LocalSiteConfig | AcpSiteConfig;
+
+/** True for roles acp and hub: the site has a cluster and its acp section. */
+export const onAcp = (config: SiteConfig): config is AcpSiteConfig => config.site.role !== "local";
 
 /** All problems found in the stack configuration, each naming its key. */
 export class ConfigError extends Error {
@@ -154,6 +98,18 @@ export interface RawConfig {
     secrets: Record<string, pulumi.Output<string> | undefined>;
 }
 
+/** What each section's checks get: the schema-checked values, the raw input, and where to report. */
+export interface Section {
+    /** The values after the schema, defaults filled in (a key that failed it may be missing). */
+    values: StackConfig;
+    raw: RawConfig;
+    problems: ValidationProblems;
+    fail: (key: string, message: string) => void;
+    /** True when the schema already reported a problem at or below this key. */
+    failed: (key: string) => boolean;
+    secret: (key: SecretKey) => pulumi.Output<string> | undefined;
+}
+
 const KNOWN_KEYS = Object.keys(StackConfig.properties);
 
 /**
@@ -163,8 +119,8 @@ const KNOWN_KEYS = Object.keys(StackConfig.properties);
 export function parseSiteConfig(raw: RawConfig): SiteConfig {
     const problems = new ValidationProblems((key) => `${NAMESPACE}:${key}: `);
     const { value: v, failed } = validate(StackConfig, raw.values, problems);
-    const fail = (key: string, message: string) => problems.add(key, message);
-    const secret = (k: SecretKey) => raw.secrets[k];
+    const section: Section = { values: v, raw, problems, fail: (key, message) => problems.add(key, message), failed, secret: (k) => raw.secrets[k] };
+    const { fail, secret } = section;
     const ok = <T>(key: string, x: T | undefined): T | undefined => (failed(key) ? undefined : x);
 
     const role = ok("site.role", v.site?.role);
@@ -187,191 +143,24 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         if (role === "hub") fail("hub", "a hub does not mirror another hub");
     }
 
-    const onAcp = role === "acp" || role === "hub";
-    let acp: AcpConfig | undefined;
-    if (onAcp) {
-        if (!secret("kubeconfig")) fail("kubeconfig", `is required for role ${role}: the site cluster's kubeconfig (pulumi config set --secret kubeconfig < kubeconfig.yaml)`);
-        // The registry is served through a Route on port 443.
-        if (url && /:\d+$/.test(url)) fail("registry.url", `must be a host name without a port for role ${role} (the registry is served by an OpenShift Route), got ${JSON.stringify(url)}`);
-        // An absent section is an empty one: its defaults apply.
-        const a = v.acp ?? validate(StackConfig.properties.acp, {}, problems).value;
-        if (a.mirror && role === "hub") fail("acp.mirror", "is for disconnected sites (role acp): a hub is the mirror");
-        const svc = a.builderVm?.service;
-        if (svc?.type === "NodePort" && !svc.host) fail("acp.builderVm.service.host", "is required with service type NodePort: the address of a node composes reach");
-        if (svc?.type === "LoadBalancer" && svc.host) fail("acp.builderVm.service.host", "is only for service type NodePort (a LoadBalancer has its own address)");
-        if (a.registry?.mode === "deployment" && !username && !failed("registry.username"))
-            fail("registry.username", "is required with acp.registry.mode deployment (the registry Deployment serves with htpasswd credentials)");
-        else if (a.pipeline && !username && !failed("registry.username"))
-            fail("registry.username", "is required with acp.pipeline (the in-cluster pipeline pushes with registry.username and registryPassword)");
-        if (a.builderVm && !secret("sshPrivateKey"))
-            fail("sshPrivateKey", "is required with acp.builderVm: composes log in to the builder VM with it (pulumi config set --secret sshPrivateKey < id_ed25519)");
-        if (a.pipeline && !secret("webhookSecret"))
-            fail(
-                "webhookSecret",
-                "is required with acp.pipeline: its trigger accepts only push webhooks signed with it (pulumi config set --secret webhookSecret, value on stdin; give the git server the same secret)",
-            );
-        if (!failed("acp")) acp = acpConfig(a);
-    } else if (role !== undefined) {
-        if (raw.values.acp !== undefined) fail("acp", `is only for roles acp and hub (this site's role is ${role})`);
-        if (secret("kubeconfig")) fail("kubeconfig", `is only for roles acp and hub (this site's role is ${role})`);
-    }
-
-    const artifacts = artifactsConfig(v.artifacts, raw, fail, failed);
-    const prestage = prestageConfig(v.prestage ?? {}, fail, failed);
+    const acp = acpSection(section, role, url, username);
+    const artifacts = artifactsSection(section);
+    const prestage = prestageSection(section);
 
     if (problems.list.length) throw new ConfigError(problems.list);
     const builder = v.builder ?? {};
-    return {
+    const common: SiteBase = {
         site: { name: siteName!, role: role! },
         registry: { url: url!, namespace: v.registry.namespace ?? siteName!, username, password: secret("registryPassword") },
         images: { catalog: images.catalog ?? "images", select: images.select, channel: images.channel, pins, customizations },
         builder: { kind: builder.kind ?? "local", storage: builder.storage },
         hub: hub ? { stack: hub.stack, username: hub.username, password: secret("hubRegistryPassword") } : undefined,
-        ...(onAcp ? { acp, kubeconfig: secret("kubeconfig"), sshPrivateKey: secret("sshPrivateKey"), webhookSecret: secret("webhookSecret") } : {}),
         artifacts,
         prestage,
     };
-}
-
-type Values = StackConfig;
-
-/** The acp section as components take it (defaults are filled in by the schema). */
-function acpConfig(a: NonNullable<Values["acp"]>): AcpConfig {
-    const o = a.operators!;
-    const operators = {} as AcpConfig["operators"];
-    for (const name of ["virtualization", "pipelines", "gitops"] as const) {
-        operators[name] = { channel: o[name]!.channel!, installPlanApproval: o[name]!.installPlanApproval ?? o.installPlanApproval! };
-    }
-    const vm = a.builderVm;
-    let builderVm: AcpConfig["builderVm"];
-    if (vm) {
-        const [ns, name] = (vm.source.dataSource ?? "/").split("/");
-        const source: BootSource = vm.source.registry ? { registry: vm.source.registry } : vm.source.http ? { http: vm.source.http } : { dataSource: { namespace: ns, name } };
-        const svc = vm.service!;
-        builderVm = {
-            name: vm.name!,
-            cpu: vm.cpu!,
-            memory: vm.memory!,
-            disk: vm.disk!,
-            storageClass: vm.storageClass,
-            packages: vm.packages!,
-            ephemeral: vm.ephemeral!,
-            sshUser: vm.sshUser!,
-            source,
-            sshPublicKey: vm.sshPublicKey,
-            service: svc.type === "NodePort" ? { type: "NodePort", host: svc.host ?? "" } : { type: "LoadBalancer" },
-        };
-    }
-    const p = a.pipeline;
-    const r = a.registry!;
-    const t = a.vmTemplates;
-    return {
-        namespace: a.namespace!,
-        waitTimeoutSeconds: a.waitTimeoutSeconds!,
-        operators,
-        catalogSource: { name: o.source!, namespace: o.sourceNamespace! },
-        registry: { mode: r.mode!, image: r.image!, htpasswdImage: r.htpasswdImage!, storage: r.storage!, storageClass: r.storageClass },
-        mirror: a.mirror,
-        builderVm,
-        pipeline: p && {
-            git: { url: p.git.url, revision: p.git.revision! },
-            images: p.images,
-            testMode: p.testMode!,
-            toolImages: p.toolImages as ToolImages,
-            workspaceSize: p.workspaceSize!,
-            webhookHost: p.webhookHost,
-        },
-        vmTemplates: t && { images: t.images, storage: t.storage!, storageClass: t.storageClass, cpu: t.cpu!, memory: t.memory! },
-    };
-}
-
-type Fail = (key: string, message: string) => void;
-
-function artifactsConfig(a: Values["artifacts"], raw: RawConfig, fail: Fail, failed: (key: string) => boolean): ArtifactsConfig | undefined {
-    const accessKey = raw.secrets.s3AccessKey;
-    const secretKey = raw.secrets.s3SecretKey;
-    if (raw.values.artifacts === undefined) {
-        for (const k of ["s3AccessKey", "s3SecretKey"]) if (raw.secrets[k]) fail(k, "is set but the artifact store is not (set image-factory:artifacts, or remove it)");
-        return undefined;
-    }
-    if (!a || typeof a !== "object") return undefined;
-    const endpoint = failed("artifacts.endpoint") ? undefined : a.endpoint?.replace(/\/$/, "");
-    if (a.kind === "s3-api" && a.endpoint === undefined) fail("artifacts.endpoint", 'is required when artifacts.kind is "s3-api"');
-    const buckets = a.buckets as BucketNames;
-    let namesValid = !failed("artifacts.buckets");
-    for (const role of ["recipes", "bootImages", "prestage"] as const) {
-        const name = buckets?.[role];
-        const problem = typeof name === "string" ? bucketNameProblem(name) : undefined;
-        if (problem) {
-            fail(`artifacts.buckets.${role}`, problem);
-            namesValid = false;
-        }
-    }
-    if (namesValid && new Set(Object.values(buckets)).size !== 3) fail("artifacts.buckets", `must name three different buckets, got ${JSON.stringify(buckets)}`);
-    if (!accessKey) fail("s3AccessKey", "is required when artifacts is set (pulumi config set --secret s3AccessKey, value on stdin)");
-    if (!secretKey) fail("s3SecretKey", "is required when artifacts is set (pulumi config set --secret s3SecretKey, value on stdin)");
-    return {
-        kind: a.kind,
-        endpoint,
-        region: a.region!,
-        // S3-compatible stores mostly want path-style; AWS wants virtual-host style.
-        pathStyle: a.pathStyle ?? endpoint !== undefined,
-        buckets,
-        noncurrentVersionDays: a.noncurrentVersionDays!,
-        forceDestroy: a.forceDestroy!,
-        bootArtifacts: a.bootArtifacts!,
-        accessKey: accessKey!,
-        secretKey: secretKey!,
-    };
-}
-
-function prestageConfig(p: NonNullable<Values["prestage"]>, fail: Fail, failed: (key: string) => boolean): SiteConfig["prestage"] {
-    const disks: Record<string, PrestageDiskConfig> = {};
-    for (const [name, d] of Object.entries(p.disks ?? {})) {
-        const key = `prestage.disks.${name}`;
-        if (!d || typeof d !== "object") continue;
-        let size = 0;
-        if (d.size !== undefined && !failed(`${key}.size`)) {
-            try {
-                size = parseSize(d.size);
-                if (size % 512 !== 0) fail(`${key}.size`, `must be a multiple of 512 bytes, got ${size}`);
-            } catch (e) {
-                fail(`${key}.size`, (e as Error).message);
-            }
-        }
-        for (const [set, refs] of Object.entries(d.contentSets ?? {})) {
-            const setKey = `${key}.contentSets.${set}`;
-            if (!SET_NAME.test(set) || RESERVED_NAMES.includes(set)) fail(setKey, `"${set}" is not a usable folder name (a-z, 0-9, . _ -; not ${RESERVED_NAMES.join(", ")})`);
-            if (!Array.isArray(refs)) continue;
-            for (const [i, ref] of refs.entries()) {
-                if (typeof ref !== "string") continue;
-                if (ref.includes("/")) {
-                    try {
-                        parseRef(ref);
-                    } catch (e) {
-                        fail(`${setKey}[${i}]`, (e as Error).message);
-                    }
-                } else if (!PATTERNS.dnsLabel.test(ref)) {
-                    fail(`${setKey}[${i}]`, `must be a catalog image name or a full image reference (host/repository@sha256:… or :tag), got ${JSON.stringify(ref)}`);
-                }
-            }
-        }
-        for (const [i, f] of (d.extraFiles ?? []).entries()) {
-            const top = typeof f?.path === "string" ? f.path.split("/")[0] : "";
-            if (RESERVED_NAMES.includes(top) && !failed(`${key}.extraFiles[${i}].path`)) fail(`${key}.extraFiles[${i}].path`, `${f.path} is the partition's own`);
-        }
-        disks[name] = {
-            size,
-            format: d.format as DiskFormat,
-            label: d.label!,
-            filesystem: d.filesystem as Filesystem,
-            headroom: d.headroom!,
-            mountPoint: d.mountPoint!,
-            contentSets: d.contentSets,
-            extraFiles: d.extraFiles ?? [],
-        };
-    }
-    return { dir: p.dir, disks };
+    if (role === "local") return { ...common, site: { name: siteName!, role } };
+    // No problem was reported, so a cluster role has its parts.
+    return { ...common, site: { name: siteName!, role: role! as "acp" | "hub" }, ...acp! };
 }
 
 /** Reads and validates the stack's configuration. */

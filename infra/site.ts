@@ -10,7 +10,7 @@ import { parseRef, type RegistryAuth, RegistryMirror } from "../components/regis
 import { deployAcp } from "./acp";
 import { deployPrestage, releasedRefs } from "./prestage";
 import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts } from "./artifacts";
-import { ConfigError, NAMESPACE, type SiteConfig } from "./config";
+import { ConfigError, NAMESPACE, onAcp, type SiteConfig } from "./config";
 import { projectRoot } from "./project-root";
 import type { SiteResult } from "./outputs";
 import { type BootArtifactsOutput, type DiskOutput, type ImageOutput, SiteReference } from "../components/contract";
@@ -30,16 +30,13 @@ export function deploySite(config: SiteConfig): SiteResult {
     // Roles acp and hub: the ACP's own services, registry, builder VM, in-cluster
     // pipeline (rendered from the same catalog and hashes) and VM templates.
     // deployAcp validates its catalog-dependent keys before it registers anything.
-    const acp =
-        config.site.role === "local"
-            ? undefined
-            : deployAcp(config, { catalog: resolved && { images: pipelineImages(resolved), files: catalogFiles(catalog) } });
+    const acp = onAcp(config) ? deployAcp(config, { catalog: resolved && { images: pipelineImages(resolved), files: catalogFiles(catalog) } }) : undefined;
 
     // Buckets for recipes, boot artifact sets and pre-staged disks.
     const store = deployArtifactStore(config);
 
     const images = config.hub
-        ? mirrorHub(config, names, auth)
+        ? mirrorHub(config.hub, config.registry, names, auth)
         : new ImagePipeline("images", {
               images: resolved!,
               registry: config.registry.url,
@@ -64,7 +61,7 @@ export function deploySite(config: SiteConfig): SiteResult {
                 metadata: { image: name, version: r.def.version, "definition-hash": r.definitionHash },
             });
         }
-        for (const name of config.artifacts!.bootArtifacts) {
+        for (const name of config.artifacts?.bootArtifacts ?? []) {
             const set = publishBootArtifacts(store, name, images.apply((i) => i[name].ref), auth);
             bootArtifacts[name] = bootArtifactsOutput(set);
         }
@@ -140,9 +137,14 @@ function catalogFiles(catalog: Catalog): Array<{ path: string; content: Buffer }
  * hub's registry (only the blobs this registry lacks), with the hub's tags.
  * The site's outputs point at its own copies.
  */
-function mirrorHub(config: SiteConfig, names: string[], auth: pulumi.Output<RegistryAuth> | undefined): pulumi.Output<Record<string, ImageOutput>> {
-    const hub = new SiteReference(config.hub!.stack);
-    const sourceAuth = credentials(config.hub!.username, config.hub!.password);
+function mirrorHub(
+    hubConfig: NonNullable<SiteConfig["hub"]>,
+    registry: SiteConfig["registry"],
+    names: string[],
+    auth: pulumi.Output<RegistryAuth> | undefined,
+): pulumi.Output<Record<string, ImageOutput>> {
+    const hub = new SiteReference(hubConfig.stack);
+    const sourceAuth = credentials(hubConfig.username, hubConfig.password);
     const out: Record<string, pulumi.Output<ImageOutput>> = {};
     for (const name of names) {
         const img = hub.image(name);
@@ -152,8 +154,8 @@ function mirrorHub(config: SiteConfig, names: string[], auth: pulumi.Output<Regi
             sourceRegistry: source.registry,
             sourceRepository: source.repository,
             digest: img.digest,
-            registry: config.registry.url,
-            repository: `${config.registry.namespace}/${name}`,
+            registry: registry.url,
+            repository: `${registry.namespace}/${name}`,
             tags: img.tags,
             sourceAuth,
             auth,

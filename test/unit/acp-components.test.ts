@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { BuilderVm } from "../../components/acp/builder-vm";
 import { kubeProvider } from "../../components/kube";
 import { deployAcp } from "../../infra/acp";
-import { parseSiteConfig } from "../../infra/config";
+import { onAcp, parseSiteConfig, type RawConfig } from "../../infra/config";
 import { CATALOG, CATALOG_FILES, DISKS, exampleStack, SECRETS } from "../support/acp-fixtures";
 import { validateObject } from "../support/kube-schemas";
 import { capture, type Registered, resolve, unwrapSecrets, withoutSecrets } from "../support/pulumi-mocks";
@@ -16,8 +16,15 @@ const inputs = { catalog: { images: CATALOG, files: CATALOG_FILES }, releasedDis
 const isKube = (r: Registered) => r.type.startsWith("kubernetes:") && r.type !== "pulumi:providers:kubernetes";
 const secretTexts = Object.values(SECRETS);
 
+/** The example stack's config, which must be for a cluster role (acp or hub). */
+function acpSite(raw: RawConfig) {
+    const config = parseSiteConfig(raw);
+    if (!onAcp(config)) throw new Error(`role ${config.site.role} has no ACP`);
+    return config;
+}
+
 async function deploy(stack: string) {
-    const config = parseSiteConfig(exampleStack(stack));
+    const config = acpSite(exampleStack(stack));
     return capture((opts) => deployAcp(config, inputs, opts), stack);
 }
 
@@ -204,7 +211,7 @@ describe("errors before any resource", () => {
     it("an unknown image in the pipeline names its key, and nothing is registered", async () => {
         const raw = exampleStack("site-a");
         (raw.values.acp as any).pipeline.images = ["edge-db", "edge-hmi"];
-        const config = parseSiteConfig(raw);
+        const config = acpSite(raw);
         const { resources, result } = await capture((opts) => {
             try {
                 deployAcp(config, inputs, opts);
@@ -218,7 +225,7 @@ describe("errors before any resource", () => {
     });
 
     it("a pipeline without a loaded catalog says so, naming the key", async () => {
-        const config = parseSiteConfig(exampleStack("hub"));
+        const config = acpSite(exampleStack("hub"));
         const { resources, result } = await capture((opts) => {
             try {
                 deployAcp(config, {}, opts);

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { PipelineImage } from "../components/acp";
 import { cacheDir } from "../components/cache";
-import { type Catalog, CatalogError, catalogSource, fileBytes, ImagePipeline, loadCatalog, renderKiwiRecipe, renderTestScript, type ResolvedImage, resolveImages, selectImages } from "../components/images";
+import { type Catalog, CatalogError, catalogSource, fileBytes, ImagePipeline, loadCatalog, renderBlueprint, renderKiwiRecipe, renderTestScript, type ResolvedImage, resolveImages, selectImages } from "../components/images";
 import { parseRef, type RegistryAuth, RegistryMirror } from "../components/registry";
 import { deployAcp } from "./acp";
 import { deployPrestage, releasedRefs } from "./prestage";
@@ -50,10 +50,14 @@ export function deploySite(config: SiteConfig): SiteResult {
 
     const bootArtifacts: Record<string, pulumi.Output<BootArtifactsOutput>> = {};
     if (store) {
-        // The image management service's view: each built image's kiwi recipe in the
-        // recipes bucket, and the boot artifact sets of the images that boot nodes.
+        // The image management service's view: each built image's recipes in the recipes
+        // bucket — the kiwi-ng description and, beside it, the osbuild blueprint that
+        // device-edge composes on a builder VM push — and the boot artifact sets of the
+        // images that boot nodes.
         for (const [name, r] of resolved ?? []) {
-            const recipe = renderKiwiRecipe(r.chain, r.rootSource, (f) => fileBytes(catalog, f));
+            const bytesOf = (f: Parameters<typeof fileBytes>[1]) => fileBytes(catalog, f);
+            const recipe = renderKiwiRecipe(r.chain, r.rootSource, bytesOf);
+            recipe.set("blueprint.toml", Buffer.from(renderBlueprint(r.chain, bytesOf)));
             store.publish(`recipe-${name}`, {
                 bucket: "recipes",
                 key: `${name}/recipe.tgz`,

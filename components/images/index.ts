@@ -3,6 +3,7 @@
 export { type Catalog, CatalogError, catalogSource, type ImageDefinition, lineage, loadCatalog, selectImages } from "./catalog";
 export { checkCustomizations, type Customization, fileBytes, type ResolvedImage, resolveImages } from "./definition";
 export { ImagePipeline } from "./pipeline";
+export { renderBlueprint } from "./render/blueprint";
 export { renderKiwiRecipe } from "./render/kiwi";
 export { renderTestScript } from "./render/test-script";
 export { Customizations, ImageFile } from "./schema";

@@ -7,13 +7,16 @@ import { describe, expect, it } from "vitest";
 import { parseSiteConfig } from "../../infra/config";
 import { deploySite } from "../../infra/site";
 
-async function registeredBy(fn: () => unknown): Promise<{ error: string; registered: string[] }> {
+async function registeredBy(fn: () => unknown): Promise<{ error: string; registered: string[]; inputs: Map<string, Record<string, any>> }> {
     const registered: string[] = [];
+    const inputs = new Map<string, Record<string, any>>();
     await pulumi.runtime.setMocks(
         {
             newResource: (args) => {
                 registered.push(`${args.type}:${args.name}`);
-                return { id: `${args.name}-id`, state: args.inputs };
+                inputs.set(args.name, args.inputs);
+                // An image test reports its results; every other output echoes the inputs.
+                return { id: `${args.name}-id`, state: { ...args.inputs, results: args.inputs.results ?? [] } };
             },
             call: (args) => {
                 throw new Error(`unmocked invoke ${args.token}`);
@@ -30,7 +33,7 @@ async function registeredBy(fn: () => unknown): Promise<{ error: string; registe
         error = (e as Error).message;
     }
     await (settings as any).waitForRPCs();
-    return { error, registered };
+    return { error, registered, inputs };
 }
 
 const base = { site: { name: "local", role: "local" }, registry: { url: "127.0.0.1:5000", namespace: "demo" } };
@@ -53,5 +56,21 @@ describe("deploySite on bad input", () => {
         const { error, registered } = await registeredBy(() => deploySite(config));
         expect(error).toMatch(expected);
         expect(registered).toEqual([]);
+    });
+});
+
+describe("deploySite on good input", () => {
+    it("publishes each built image's recipes: the kiwi description and, beside it, the osbuild blueprint", async () => {
+        const config = parseSiteConfig({ values: { ...base, artifacts }, secrets: s3 });
+        const { error, inputs } = await registeredBy(() => deploySite(config));
+        expect(error).toBe("");
+        const recipe = inputs.get("recipe-homepage");
+        expect(recipe?.key).toBe("homepage/recipe.tgz");
+        const files = recipe?.source.files as Record<string, string>;
+        expect(Object.keys(files)).toEqual(expect.arrayContaining(["config.xml", "config.sh", "blueprint.toml"]));
+        const blueprint = Buffer.from(files["blueprint.toml"], "base64").toString("utf8");
+        // The lineage flattened: homepage's own name, its parents' packages.
+        expect(blueprint).toMatch(/^name = "homepage"$/m);
+        expect(blueprint).toMatch(/^name = "apache2"$/m);
     });
 });

@@ -61,6 +61,42 @@ export const BuilderSection = Strict(
 export const HubSection = Strict({
     stack: Pattern(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "organization/project/stack", { description: "The hub's stack, read with StackReference." }),
     username: Type.Optional(Type.String({ description: "With the secret image-factory:hubRegistryPassword." })),
+    group: Type.Optional(DnsLabel("a rollout group name of the hub", { description: "Follow this rollout group's channel on the hub (image-factory:rollout.groups there)." })),
+    healthProbe: Type.Optional(
+        Pattern(/^https?:\/\/\S+$/, "an http(s) URL", { description: "With group: answers 2xx when this site is healthy; checked on each release and refresh, reported to the hub." }),
+    ),
+});
+
+const STACK = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+export const RolloutSection = Strict({
+    soak: Type.Optional(
+        Type.Union([Pattern(/^\d+(s|m|h|d)$/, "a duration such as 30m, 2h or 1d"), Type.Integer({ minimum: 0 })], {
+            hint: "a duration such as 30m, 2h or 1d, or seconds",
+            default: "1h",
+            description: "How long every site of a group must run a digest healthy before the next group gets it.",
+        }),
+    ),
+    health: Type.Optional(
+        Strict(
+            {
+                tests: Type.Optional(Type.Boolean({ default: true, description: "Every test of the digest passed." })),
+                boot: Type.Optional(Type.Boolean({ default: true, description: "The boot test reached its target (images that report one)." })),
+                probe: Type.Optional(
+                    Type.Boolean({ default: false, description: "Every site must report a healthy probe (hub.healthProbe); without it, a probe is checked only where a site has one." }),
+                ),
+            },
+            { default: {} },
+        ),
+    ),
+    groups: Type.Array(
+        Strict({
+            name: DnsLabel("a group name (a DNS label; it is the group's channel tag)"),
+            sites: Type.Array(Pattern(STACK, "organization/project/stack"), { minItems: 1, hint: "a list naming at least one site stack" }),
+            pins: Type.Optional(MapOf(Pattern(PATTERNS.digest, "a sha256 digest"), undefined, { description: "Rollback: image → the digest this group's channel is pinned to." })),
+        }),
+        { minItems: 1, hint: "a list of at least one group, in rollout order", description: "Site groups in rollout order, e.g. canary, wave-1, rest." },
+    ),
 });
 
 const Operator = (name: (typeof OPERATOR_NAMES)[number]) =>
@@ -230,6 +266,7 @@ export const StackConfig = Strict({
     acp: Type.Optional(AcpSection),
     artifacts: Type.Optional(ArtifactsSection),
     prestage: Type.Optional(PrestageSection),
+    rollout: Type.Optional(RolloutSection),
 });
 export type StackConfig = Static<typeof StackConfig>;
 

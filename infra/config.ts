@@ -2,8 +2,8 @@
 // resource is registered. Every problem is reported at once, each naming its key.
 //
 // The keys are declared once in config-schema.ts; the rules a schema cannot say live
-// with their section: config-acp.ts, config-artifacts.ts, config-prestage.ts, and the
-// site, registry, images and hub keys here. parseSiteConfig is pure: it takes the raw
+// with their section: config-acp.ts, config-artifacts.ts, config-prestage.ts,
+// config-rollout.ts, and the site, registry, images and hub keys here. parseSiteConfig is pure: it takes the raw
 // values (what pulumi.Config returns) so that unit tests can feed it bad input
 // directly. loadSiteConfig reads them from the stack.
 import * as pulumi from "@pulumi/pulumi";
@@ -12,6 +12,7 @@ import { validate, ValidationProblems } from "../components/schema";
 import { type AcpSiteParts, acpSection } from "./config-acp";
 import { type ArtifactsConfig, artifactsSection } from "./config-artifacts";
 import { type PrestageConfig, prestageSection } from "./config-prestage";
+import { type RolloutConfig, rolloutSection } from "./config-rollout";
 import { NAMESPACE, type Role, SECRET_KEYS, type SecretKey, StackConfig } from "./config-schema";
 import { localSecretsPath, readLocalSecrets } from "./local-secrets";
 import { projectRoot } from "./project-root";
@@ -19,6 +20,7 @@ import { projectRoot } from "./project-root";
 export type { AcpConfig } from "./config-acp";
 export type { ArtifactsConfig } from "./config-artifacts";
 export type { PrestageConfig, PrestageDiskConfig } from "./config-prestage";
+export type { RolloutConfig } from "./config-rollout";
 export { NAMESPACE, ROLES, type Role } from "./config-schema";
 export type { Customization };
 
@@ -58,7 +60,13 @@ interface SiteBase {
         username?: string;
         /** Pulumi secret (config key image-factory:hubRegistryPassword). */
         password?: pulumi.Output<string>;
+        /** The hub's rollout group this site follows. */
+        group?: string;
+        /** With group: an http(s) URL answering 2xx when the site is healthy. */
+        healthProbe?: string;
     };
+    /** A hub's staged rollout through site groups (image-factory:rollout). */
+    rollout?: RolloutConfig;
     /** The S3 artifact store; absent when the site publishes no artifacts. */
     artifacts?: ArtifactsConfig;
     prestage: PrestageConfig;
@@ -146,6 +154,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
     const acp = acpSection(section, role, url, username);
     const artifacts = artifactsSection(section);
     const prestage = prestageSection(section);
+    const rollout = rolloutSection(section);
 
     if (problems.list.length) throw new ConfigError(problems.list);
     const builder = v.builder ?? {};
@@ -154,7 +163,8 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         registry: { url: url!, namespace: v.registry.namespace ?? siteName!, username, password: secret("registryPassword") },
         images: { catalog: images.catalog ?? "images", select: images.select, channel: images.channel, pins, customizations },
         builder: { kind: builder.kind ?? "local", storage: builder.storage },
-        hub: hub ? { stack: hub.stack, username: hub.username, password: secret("hubRegistryPassword") } : undefined,
+        hub: hub ? { stack: hub.stack, username: hub.username, password: secret("hubRegistryPassword"), group: hub.group, healthProbe: hub.healthProbe } : undefined,
+        rollout,
         artifacts,
         prestage,
     };

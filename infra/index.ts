@@ -14,3 +14,5 @@ export const vmTemplates = outputs.vmTemplates;
 export const buckets = outputs.buckets;
 export const bootArtifacts = outputs.bootArtifacts;
 export const disks = outputs.disks;
+export const rollout = outputs.rollout;
+export const rolloutReport = outputs.rolloutReport;

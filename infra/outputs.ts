@@ -3,7 +3,16 @@
 // renaming or removing one is a new schemaVersion. The README's "Outputs
 // contract" section documents each field.
 import type * as pulumi from "@pulumi/pulumi";
-import { type BootArtifactsOutput, type BucketsOutput, type DiskOutput, type ImageOutput, SCHEMA_VERSION, type VmTemplateOutput } from "../components/contract";
+import {
+    type BootArtifactsOutput,
+    type BucketsOutput,
+    type DiskOutput,
+    type ImageOutput,
+    type RolloutOutput,
+    type RolloutReportOutput,
+    SCHEMA_VERSION,
+    type VmTemplateOutput,
+} from "../components/contract";
 import type { SiteConfig } from "./config";
 
 /** What infra/site.ts produces for the outputs. */
@@ -13,6 +22,8 @@ export interface SiteResult {
     buckets?: pulumi.Input<BucketsOutput>;
     bootArtifacts?: pulumi.Input<Record<string, pulumi.Input<BootArtifactsOutput>>>;
     disks?: pulumi.Input<Record<string, pulumi.Input<DiskOutput>>>;
+    rollout?: pulumi.Input<RolloutOutput>;
+    rolloutReport?: pulumi.Input<RolloutReportOutput>;
 }
 
 export function stackOutputs(config: SiteConfig, site: SiteResult) {
@@ -25,5 +36,7 @@ export function stackOutputs(config: SiteConfig, site: SiteResult) {
         buckets: site.buckets ?? null,
         bootArtifacts: site.bootArtifacts ?? {},
         disks: site.disks ?? {},
+        rollout: site.rollout ?? null,
+        rolloutReport: site.rolloutReport ?? null,
     };
 }

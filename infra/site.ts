@@ -7,6 +7,7 @@ import type { PipelineImage } from "../components/acp";
 import { cacheDir } from "../components/cache";
 import { type Catalog, CatalogError, catalogSource, fileBytes, ImagePipeline, loadCatalog, renderBlueprint, renderKiwiRecipe, renderTestScript, type ResolvedImage, resolveImages, selectImages } from "../components/images";
 import { parseRef, type RegistryAuth, RegistryMirror } from "../components/registry";
+import { FleetRollout, followedImage, groupEntry, reportRollout } from "../components/fleet";
 import { deployAcp } from "./acp";
 import { deployPrestage, releasedRefs } from "./prestage";
 import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts } from "./artifacts";
@@ -35,8 +36,8 @@ export function deploySite(config: SiteConfig): SiteResult {
     // Buckets for recipes, boot artifact sets and pre-staged disks.
     const store = deployArtifactStore(config);
 
-    const images = config.hub
-        ? mirrorHub(config.hub, config.registry, names, auth)
+    const pipeline = config.hub
+        ? undefined
         : new ImagePipeline("images", {
               images: resolved!,
               registry: config.registry.url,
@@ -46,7 +47,24 @@ export function deploySite(config: SiteConfig): SiteResult {
               pins: config.images.pins,
               storage: config.builder.storage ?? path.join(cacheDir(), "containers"),
               cacheDir: cacheDir(),
-          }).released;
+          });
+    const images = pipeline ? pipeline.released : mirrorHub(config.hub!, config.registry, names, auth);
+    // A hub with rollout groups moves each group's channel as the wave planner says;
+    // a site in a group reports since when it runs each digest and its health.
+    const rollout =
+        pipeline && config.rollout
+            ? new FleetRollout("rollout", {
+                  ...config.rollout,
+                  images: names,
+                  registry: config.registry.url,
+                  namespace: config.registry.namespace,
+                  auth,
+                  released: images,
+                  builds: Object.fromEntries(names.map((n) => [n, pipeline.builds[n].history])),
+                  now: Date.now(),
+              }).output
+            : undefined;
+    const rolloutReport = config.hub?.group ? reportRollout("rollout-report", { group: config.hub.group, images, probe: config.hub.healthProbe }) : undefined;
 
     const bootArtifacts: Record<string, pulumi.Output<BootArtifactsOutput>> = {};
     if (store) {
@@ -84,7 +102,7 @@ export function deploySite(config: SiteConfig): SiteResult {
         const obj = store.publish(`disk-${name}`, { bucket: "prestage", key: d.apply((x) => path.basename(x.path)), source: d.apply((x) => ({ file: x.path })), sha256: d.sha256 });
         published[name] = pulumi.all([d, obj.url]).apply(([x, url]) => ({ ...x, url }));
     }
-    return { images, vmTemplates: acp?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts, disks: pulumi.all(published) };
+    return { images, vmTemplates: acp?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts, disks: pulumi.all(published), rollout, rolloutReport };
 }
 
 /** Image names the config hands to other parts must be selected catalog images (deploySite calls this before it registers anything). */
@@ -100,6 +118,9 @@ function checkImageNames(config: SiteConfig, names: string[]): void {
                 if (!e.includes("/") && !names.includes(e)) problems.push(`${NAMESPACE}:prestage.disks.${disk}.contentSets.${set}[${i}]: "${e}" is not a selected catalog image ${known}`);
             });
         }
+    }
+    for (const [i, g] of (config.rollout?.groups ?? []).entries()) {
+        for (const n of Object.keys(g.pins ?? {})) if (!names.includes(n)) problems.push(`${NAMESPACE}:rollout.groups[${i}].pins.${n}: "${n}" is not a selected catalog image ${known}`);
     }
     if (problems.length) throw new ConfigError(problems);
 }
@@ -150,8 +171,14 @@ function mirrorHub(
     const hub = new SiteReference(hubConfig.stack);
     const sourceAuth = credentials(hubConfig.username, hubConfig.password);
     const out: Record<string, pulumi.Output<ImageOutput>> = {};
+    const group = hubConfig.group;
     for (const name of names) {
-        const img = hub.image(name);
+        const hubImage = hub.image(name);
+        // In a rollout group: the group's channel digest, not the hub's latest.
+        const img = group ? pulumi.all([hubImage, hub.outputs]).apply(([i, o]) => {
+            const e = groupEntry(hub.name, o.rollout, group, name);
+            return followedImage(i, e, group, e.ref);
+        }) : hubImage;
         const source = img.apply((i) => parseRef(i.ref));
         const mirror = new RegistryMirror(name, {
             name,

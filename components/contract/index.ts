@@ -93,6 +93,35 @@ export interface DiskOutput {
     ignition: string;
 }
 
+/** A hub's rollout: per site group (in order), the digest its channel tag points at per image and why. */
+export interface RolloutOutput {
+    soakSeconds: number;
+    groups: Array<{ name: string; channel: string; sites: string[]; images: Record<string, RolloutImageOutput> }>;
+}
+
+export interface RolloutImageOutput {
+    /** <hub registry>/<repository>@sha256:…, or null while the group has no digest of this image. */
+    ref: string | null;
+    digest: string | null;
+    /** The version and definition hash of that build, when the hub knows them. */
+    version: string | null;
+    definitionHash: string | null;
+    /** current, promote, waiting, halted or pinned. */
+    status: string;
+    reason: string;
+    /** Waiting for the soak time: when it passes (ISO 8601). */
+    waitUntil?: string;
+}
+
+/** What a site of a rollout group reports to its hub. */
+export interface RolloutReportOutput {
+    group: string;
+    /** image → the digest released and since when (ISO 8601). */
+    images: Record<string, { digest: string; since: string }>;
+    /** The site's health probe, or null without one. */
+    health: { healthy: boolean; checkedAt: string; detail: string } | null;
+}
+
 export interface StackOutputsV1 {
     schemaVersion: 1;
     site: { name: string; role: string };
@@ -106,6 +135,10 @@ export interface StackOutputsV1 {
     bootArtifacts: Record<string, BootArtifactsOutput>;
     /** Factory pre-staged disks, by name. */
     disks: Record<string, DiskOutput>;
+    /** A hub with rollout groups: each group's channel (absent from stacks deployed before it was added). */
+    rollout?: RolloutOutput | null;
+    /** A site in a rollout group: its released digests, since when, and its health. */
+    rolloutReport?: RolloutReportOutput | null;
 }
 
 export class ContractError extends Error {

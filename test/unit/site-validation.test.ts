@@ -48,6 +48,11 @@ describe("deploySite on bad input", () => {
             { artifacts, prestage: { disks: { d: { size: "1GiB", contentSets: { s: ["nope"] } } } } },
             /prestage\.disks\.d\.contentSets\.s\[0\]: "nope" is not a selected catalog image/,
         ],
+        [
+            "a rollout pin of an unknown image",
+            { artifacts, rollout: { groups: [{ name: "canary", sites: ["o/p/a"], pins: { nope: `sha256:${"a".repeat(64)}` } }] } },
+            /rollout\.groups\[0\]\.pins\.nope: "nope" is not a selected catalog image/,
+        ],
         ["an unknown selected image", { artifacts, images: { select: ["nope"] } }, /images\.select: "nope" is not in the catalog/],
         ["a customization of an unknown image", { artifacts, images: { customizations: { nope: { packages: ["vim"] } } } }, /images\.customizations\.nope: "nope" is not in the catalog/],
         ["a customization file outside the catalog", { artifacts, images: { customizations: { httpd: { files: [{ path: "/x", source: "../README.md" }] } } } }, /must stay inside the catalog folder/],

@@ -1,0 +1,30 @@
+// The fleet package's dynamic resources. Each loads its provider by package name
+// in the engine's provider host (see components/dynamic.ts).
+import * as pulumi from "@pulumi/pulumi";
+import { providerFor } from "../dynamic";
+import type { RegistryAuth } from "../registry/client";
+import type { GroupChannelInputs } from "./channel.provider";
+import type { Health, SiteReleaseInputs } from "./report.provider";
+
+type Args<T> = { [K in keyof T]: K extends "auth" ? pulumi.Input<RegistryAuth> | undefined : pulumi.Input<T[K]> };
+
+/** A group's channel tag for one image in the hub's registry. */
+export class GroupChannel extends pulumi.dynamic.Resource {
+    declare readonly digest: pulumi.Output<string>;
+    declare readonly status: pulumi.Output<string>;
+    declare readonly reason: pulumi.Output<string>;
+
+    constructor(name: string, args: Args<GroupChannelInputs>, opts?: pulumi.CustomResourceOptions) {
+        super(providerFor("@image-factory/components/fleet/channel.provider"), name, args, { ...opts, additionalSecretOutputs: ["auth"] }, "image-factory", "GroupChannel");
+    }
+}
+
+/** What a site of a rollout group reports: since when it runs each digest, and its health. */
+export class SiteRelease extends pulumi.dynamic.Resource {
+    declare readonly since: pulumi.Output<Record<string, string>>;
+    declare readonly health: pulumi.Output<Health | null>;
+
+    constructor(name: string, args: Args<SiteReleaseInputs>, opts?: pulumi.CustomResourceOptions) {
+        super(providerFor("@image-factory/components/fleet/report.provider"), name, { ...args, since: undefined, health: undefined }, opts, "image-factory", "SiteRelease");
+    }
+}

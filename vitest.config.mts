@@ -1,4 +1,7 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+
+const root = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 
 // Three tiers, run in this order by `npm test`:
 //   unit       pure functions, and components under pulumi.runtime.setMocks
@@ -13,6 +16,8 @@ export default defineConfig({
                 test: {
                     name: "unit",
                     include: ["test/unit/**/*.test.ts", "policy/**/*.test.ts"],
+                    // What the engine gives a program (pulumi.getRootDirectory()), for infra/ under mocks.
+                    env: { PULUMI_NODEJS_ROOT_DIRECTORY: root },
                     testTimeout: 30_000,
                     sequence: { groupOrder: 0 },
                 },

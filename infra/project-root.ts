@@ -3,14 +3,15 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 
-/** The folder holding Pulumi.yaml. The engine runs the program in infra/. */
+/**
+ * The folder holding Pulumi.yaml, as the engine gives it to the program
+ * (`pulumi.getRootDirectory()`; the unit tier sets PULUMI_NODEJS_ROOT_DIRECTORY
+ * the same way, see vitest.config.mts).
+ */
 export function projectRoot(): string {
-    const fromEngine = pulumi.getRootDirectory();
-    if (path.isAbsolute(fromEngine) && existsSync(path.join(fromEngine, "Pulumi.yaml"))) return fromEngine;
-    // The language host this project builds predates `--root-directory` (the
-    // value arrives empty or garbled): find Pulumi.yaml above the program instead.
-    for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
-        if (existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
-        if (path.dirname(dir) === dir) throw new Error(`no Pulumi.yaml above ${process.cwd()}`);
+    const root = pulumi.getRootDirectory();
+    if (!path.isAbsolute(root) || !existsSync(path.join(root, "Pulumi.yaml"))) {
+        throw new Error(`the project root from the engine ("${root}") holds no Pulumi.yaml: run the program with \`pulumi\`, or set PULUMI_NODEJS_ROOT_DIRECTORY to the folder holding Pulumi.yaml`);
     }
+    return root;
 }

@@ -1,5 +1,6 @@
-// The hub's rollout section (image-factory:rollout) and the keys a site of a
-// rollout group sets (hub.group, hub.healthProbe): the rules the schema cannot say.
+// The hub's fleet sections — rollout (image-factory:rollout) and retention — and
+// the keys a site of a rollout group sets (hub.group, hub.healthProbe): the rules
+// the schema cannot say.
 import { type GroupSpec, type HealthCondition, parseDuration } from "../components/fleet";
 import { isLoopback } from "../components/registry";
 import type { Section } from "./config";
@@ -9,6 +10,21 @@ export interface RolloutConfig {
     health: HealthCondition;
     /** In rollout order. */
     groups: GroupSpec[];
+}
+
+export interface RetentionConfig {
+    keepLast: number;
+    /** image → its own keepLast. */
+    repositories: Record<string, { keepLast: number }>;
+    /** Fleet stacks whose outputs protect the digests they mention, besides the rollout's sites. */
+    stacks: string[];
+}
+
+export function retentionSection({ values: v, fail, failed }: Section): RetentionConfig | undefined {
+    const r = v.retention;
+    if (!r || failed("retention")) return undefined;
+    if (v.hub) fail("retention", "is for a stack that builds: a site that mirrors a hub keeps what its hub keeps");
+    return { keepLast: r.keepLast ?? 10, repositories: r.repositories ?? {}, stacks: r.stacks ?? [] };
 }
 
 export function rolloutSection({ values: v, fail, failed }: Section): RolloutConfig | undefined {

@@ -256,6 +256,17 @@ export const PrestageSection = Strict(
     { default: {} },
 );
 
+export const RetentionSection = Strict({
+    keepLast: Type.Optional(Whole(1, 1000, { default: 10, description: "Keep this many of each repository's newest builds; older ones go unless something references them." })),
+    repositories: Type.Optional(MapOf(Strict({ keepLast: Whole(1, 1000) }), { pattern: PATTERNS.dnsLabel, hint: "an image name" }, { default: {}, description: "Per image: its own keepLast." })),
+    stacks: Type.Optional(
+        Type.Array(Pattern(STACK, "organization/project/stack"), {
+            default: [],
+            description: "More fleet stacks whose outputs protect every digest they mention (the rollout's sites always do).",
+        }),
+    ),
+});
+
 /** The plain (not secret) keys, each a section. */
 export const StackConfig = Strict({
     site: SiteSection,
@@ -267,6 +278,7 @@ export const StackConfig = Strict({
     artifacts: Type.Optional(ArtifactsSection),
     prestage: Type.Optional(PrestageSection),
     rollout: Type.Optional(RolloutSection),
+    retention: Type.Optional(RetentionSection),
 });
 export type StackConfig = Static<typeof StackConfig>;
 

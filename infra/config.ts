@@ -12,7 +12,7 @@ import { validate, ValidationProblems } from "../components/schema";
 import { type AcpSiteParts, acpSection } from "./config-acp";
 import { type ArtifactsConfig, artifactsSection } from "./config-artifacts";
 import { type PrestageConfig, prestageSection } from "./config-prestage";
-import { type RolloutConfig, rolloutSection } from "./config-rollout";
+import { type RetentionConfig, type RolloutConfig, retentionSection, rolloutSection } from "./config-rollout";
 import { NAMESPACE, type Role, SECRET_KEYS, type SecretKey, StackConfig } from "./config-schema";
 import { localSecretsPath, readLocalSecrets } from "./local-secrets";
 import { projectRoot } from "./project-root";
@@ -20,7 +20,7 @@ import { projectRoot } from "./project-root";
 export type { AcpConfig } from "./config-acp";
 export type { ArtifactsConfig } from "./config-artifacts";
 export type { PrestageConfig, PrestageDiskConfig } from "./config-prestage";
-export type { RolloutConfig } from "./config-rollout";
+export type { RetentionConfig, RolloutConfig } from "./config-rollout";
 export { NAMESPACE, ROLES, type Role } from "./config-schema";
 export type { Customization };
 
@@ -67,6 +67,8 @@ interface SiteBase {
     };
     /** A hub's staged rollout through site groups (image-factory:rollout). */
     rollout?: RolloutConfig;
+    /** Which old builds a stack that builds deletes from its registry (image-factory:retention). */
+    retention?: RetentionConfig;
     /** The S3 artifact store; absent when the site publishes no artifacts. */
     artifacts?: ArtifactsConfig;
     prestage: PrestageConfig;
@@ -155,6 +157,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
     const artifacts = artifactsSection(section);
     const prestage = prestageSection(section);
     const rollout = rolloutSection(section);
+    const retention = retentionSection(section);
 
     if (problems.list.length) throw new ConfigError(problems.list);
     const builder = v.builder ?? {};
@@ -165,6 +168,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         builder: { kind: builder.kind ?? "local", storage: builder.storage },
         hub: hub ? { stack: hub.stack, username: hub.username, password: secret("hubRegistryPassword"), group: hub.group, healthProbe: hub.healthProbe } : undefined,
         rollout,
+        retention,
         artifacts,
         prestage,
     };

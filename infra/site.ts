@@ -7,7 +7,7 @@ import type { PipelineImage } from "../components/acp";
 import { cacheDir } from "../components/cache";
 import { type Catalog, CatalogError, catalogSource, fileBytes, ImagePipeline, loadCatalog, renderBlueprint, renderKiwiRecipe, renderTestScript, type ResolvedImage, resolveImages, selectImages } from "../components/images";
 import { parseRef, type RegistryAuth, RegistryMirror } from "../components/registry";
-import { FleetRollout, followedImage, groupEntry, reportRollout } from "../components/fleet";
+import { FleetRetention, FleetRollout, followedImage, groupEntry, reportRollout } from "../components/fleet";
 import { deployAcp } from "./acp";
 import { deployPrestage, releasedRefs } from "./prestage";
 import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts } from "./artifacts";
@@ -64,6 +64,20 @@ export function deploySite(config: SiteConfig): SiteResult {
                   now: Date.now(),
               }).output
             : undefined;
+    // Retention: each repository's old builds go unless a fleet stack's outputs, a
+    // pin or a channel references them (the rollout's sites are always asked).
+    const retention = config.retention;
+    if (pipeline && retention) {
+        new FleetRetention("retention", {
+            registry: config.registry.url,
+            namespace: config.registry.namespace,
+            auth,
+            keepLast: Object.fromEntries(names.map((n) => [n, retention.repositories[n]?.keepLast ?? retention.keepLast])),
+            builds: Object.fromEntries(names.map((n) => [n, pipeline.builds[n].history])),
+            stacks: [...new Set([...retention.stacks, ...(config.rollout?.groups.flatMap((g) => g.sites) ?? [])])],
+            own: { images, rollout: rollout ?? null },
+        });
+    }
     const rolloutReport = config.hub?.group ? reportRollout("rollout-report", { group: config.hub.group, images, probe: config.hub.healthProbe }) : undefined;
 
     const bootArtifacts: Record<string, pulumi.Output<BootArtifactsOutput>> = {};
@@ -118,6 +132,9 @@ function checkImageNames(config: SiteConfig, names: string[]): void {
                 if (!e.includes("/") && !names.includes(e)) problems.push(`${NAMESPACE}:prestage.disks.${disk}.contentSets.${set}[${i}]: "${e}" is not a selected catalog image ${known}`);
             });
         }
+    }
+    for (const n of Object.keys(config.retention?.repositories ?? {})) {
+        if (!names.includes(n)) problems.push(`${NAMESPACE}:retention.repositories.${n}: "${n}" is not a selected catalog image ${known}`);
     }
     for (const [i, g] of (config.rollout?.groups ?? []).entries()) {
         for (const n of Object.keys(g.pins ?? {})) if (!names.includes(n)) problems.push(`${NAMESPACE}:rollout.groups[${i}].pins.${n}: "${n}" is not a selected catalog image ${known}`);

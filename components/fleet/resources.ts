@@ -5,6 +5,7 @@ import { providerFor } from "../dynamic";
 import type { RegistryAuth } from "../registry/client";
 import type { GroupChannelInputs } from "./channel.provider";
 import type { Health, SiteReleaseInputs } from "./report.provider";
+import type { RegistryRetentionInputs, RetentionRemoval } from "./retention.provider";
 
 type Args<T> = { [K in keyof T]: K extends "auth" ? pulumi.Input<RegistryAuth> | undefined : pulumi.Input<T[K]> };
 
@@ -26,5 +27,23 @@ export class SiteRelease extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: Args<SiteReleaseInputs>, opts?: pulumi.CustomResourceOptions) {
         super(providerFor("@image-factory/components/fleet/report.provider"), name, { ...args, since: undefined, health: undefined }, opts, "image-factory", "SiteRelease");
+    }
+}
+
+/** Deletes the manifests a retention plan removes from one repository (rechecked at run time). */
+export class RegistryRetention extends pulumi.dynamic.Resource {
+    declare readonly deleted: pulumi.Output<RetentionRemoval[]>;
+    declare readonly skipped: pulumi.Output<Array<{ digest: string; why: string }>>;
+    declare readonly bytesFreed: pulumi.Output<number>;
+
+    constructor(name: string, args: Args<RegistryRetentionInputs>, opts?: pulumi.CustomResourceOptions) {
+        super(
+            providerFor("@image-factory/components/fleet/retention.provider"),
+            name,
+            { ...args, deleted: undefined, skipped: undefined, bytesFreed: undefined },
+            { ...opts, additionalSecretOutputs: ["auth"] },
+            "image-factory",
+            "RegistryRetention",
+        );
     }
 }

@@ -58,7 +58,7 @@ beforeAll(() => {
 });
 
 const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
-const hubImage: ImageOutput = { ref: "hub:5000/hub/web@" + D(3), digest: D(3), tags: ["3.0.0", "latest"], version: "3.0.0", parent: null, definitionHash: "sha256:h3", tests: { passed: 1, total: 1 } };
+const hubImage: ImageOutput = { ref: `hub:5000/hub/web@${D(3)}`, digest: D(3), tags: ["3.0.0", "latest"], version: "3.0.0", parent: null, definitionHash: "sha256:h3", tests: { passed: 1, total: 1 } };
 
 describe("FleetRollout (hub)", () => {
     it("reads every site through StackReference and points each group's channel as planned, with the reason", async () => {
@@ -129,7 +129,7 @@ describe("a site in a rollout group", () => {
 
     it("mirrors its group's digest, not the hub's latest, with the group's channel tag", () => {
         const e = groupEntry("o/p/hub", rollout, "wave-1", "web");
-        const img = followedImage(hubImage, e, "wave-1", "site:5000/b/web@" + D(2));
+        const img = followedImage(hubImage, e, "wave-1", `site:5000/b/web@${D(2)}`);
         expect(img).toEqual({ ref: `site:5000/b/web@${D(2)}`, digest: D(2), tags: ["2.0.0", "latest", "wave-1"], version: "2.0.0", parent: null, definitionHash: "sha256:h2" });
         // The hub's latest digest keeps its test results.
         expect(followedImage(hubImage, groupEntry("o/p/hub", rollout, "canary", "web"), "canary", "x").tests).toEqual({ passed: 1, total: 1 });

@@ -9,6 +9,10 @@ PULUMI_VERSION="v$(tr -d '[:space:]' <"$ROOT/.pulumi.version")"
 # Resource plugins, exactly the versions the npm SDKs in package.json ask for
 # (test/unit/toolchain-versions.test.ts checks that they agree).
 COMMAND_PROVIDER_VERSION="1.2.1"
+KUBERNETES_PROVIDER_VERSION="4.25.0"
+# The local test cluster (scripts/services/kube.ts): etcd, kube-apiserver, kube-controller-manager.
+KUBE_VERSION="v1.34.4"
+ETCD_VERSION="v3.7.3"
 # Caches live OUTSIDE the clone so that a fresh clone, CI's clone and later runs reuse them.
 CACHE_DIR="${IMAGE_FACTORY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-factory}"
 TOOLCHAIN_DIR="$CACHE_DIR/toolchain/$PULUMI_VERSION"
@@ -18,6 +22,8 @@ TOOLS_BIN="$CACHE_DIR/toolchain/tools"
 # Resource plugins as built, one folder per plugin and version; `pulumi plugin install
 # --file` copies each into Pulumi's plugin folder (${PULUMI_HOME:-~/.pulumi}/plugins).
 PLUGINS_DIR="$CACHE_DIR/toolchain/plugins"
+# The local cluster's binaries; scripts/services/kube.ts computes the same path.
+KUBE_BIN="$CACHE_DIR/toolchain/kube-$KUBE_VERSION/bin"
 # Upstream sources the module proxy refuses to serve (the language host, the command
 # provider), kept outside the clone: $IMAGE_FACTORY_VENDOR, else the first shared/vendor
 # folder beside the clone or one of its parents (/work/shared/vendor on these machines).
@@ -68,6 +74,12 @@ pulumi_env() {
     if [[ "$PULUMI_BACKEND_URL" == file://"$ROOT"/.local/state ]]; then
         mkdir -p "$ROOT/.local/state"
     fi
+}
+
+# The path of one local cluster binary (etcd, kube-apiserver, kube-controller-manager).
+kube_bin() { # <name>
+    [ -x "$KUBE_BIN/$1" ] || die "$KUBE_BIN/$1 is missing: run \`bash scripts/toolchain.sh --for cluster\`"
+    echo "$KUBE_BIN/$1"
 }
 
 need_go() { # <what>

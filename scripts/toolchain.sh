@@ -6,7 +6,8 @@
 #   usage: scripts/toolchain.sh [--for up|cluster|test]
 #     up       the Pulumi CLI (the version in .pulumi.version) and the Node.js language host: what `npm run up`
 #              (the local stack) needs
-#     cluster  and the command 1.2.1 plugin: roles acp and hub
+#     cluster  and the kubernetes 4.25.0 and command 1.2.1 plugins, and etcd, kube-apiserver
+#              and kube-controller-manager for the local cluster: roles acp and hub
 #     test     (the default) and actionlint: everything `npm test` needs
 #
 # With that pulumi version already on PATH (an official install), it is used as it is: no CLI,
@@ -101,7 +102,55 @@ install_plugin() { # <name> <version> <binary>
 plugin_installed() { [ -x "$PLUGIN_HOME/resource-$1-v$2/pulumi-resource-$1" ]; } # <name> <version>
 ours() { [ -x "$1" ]; } # <cached binary>: we built this plugin before (then we keep it current)
 
-# 2. The command provider 1.2.1, from the vendored source (its module is not served here), through
+# 2. The kubernetes provider 4.25.0 (the version npm @pulumi/kubernetes 4.25.0 asks for) from its
+#    served module. Its main.go embeds two JSON files generated from the module's schema.json, and
+#    the module cache is read-only: the build copies that main.go into a scratch copy of the
+#    wrapper module and generates the files beside it, as the provider's own generate.go does.
+k8s_out="$PLUGINS_DIR/kubernetes-$KUBERNETES_PROVIDER_VERSION/pulumi-resource-kubernetes"
+k8s_ldflags="-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION"
+k8s_stamp="$(tree_hash "$MODULES/kubernetes-provider" -- "$k8s_ldflags")"
+if plugin_installed kubernetes "$KUBERNETES_PROVIDER_VERSION" && ! ours "$k8s_out"; then
+    :
+elif [ -n "$official" ] && "$PULUMI" plugin install resource kubernetes "$KUBERNETES_PROVIDER_VERSION" >/dev/null 2>&1; then
+    say "installed plugin kubernetes $KUBERNETES_PROVIDER_VERSION with pulumi plugin install"
+else
+    if ! stamped "$k8s_out" "$k8s_stamp"; then
+        need_go "the kubernetes provider"
+        say "building the kubernetes provider $KUBERNETES_PROVIDER_VERSION from Go modules (first run only; about 15 minutes) ..."
+        scratch="$BUILD_SCRATCH/kubernetes-provider"
+        rm -rf "$scratch"
+        mkdir -p "$scratch" "$BUILD_LOGS"
+        cp "$MODULES/kubernetes-provider/go.mod" "$MODULES/kubernetes-provider/go.sum" "$scratch/"
+        go_download "$scratch" "$BUILD_LOGS/pulumi-resource-kubernetes.log"
+        upstream="$(cd "$scratch" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes"
+        install -m 644 "$upstream/main.go" "$scratch/main.go"
+        node -e '
+            const fs = require("node:fs");
+            const [dir, out, version] = process.argv.slice(1);
+            const schema = JSON.parse(fs.readFileSync(`${dir}/schema.json`, "utf8"));
+            schema.version = version;
+            fs.writeFileSync(`${out}/schema-embed.json`, JSON.stringify(schema));
+            fs.writeFileSync(`${out}/terraform-mapping-embed.json`, JSON.stringify(JSON.parse(fs.readFileSync(`${dir}/terraform-mapping.json`, "utf8"))));
+        ' "$upstream" "$scratch" "$KUBERNETES_PROVIDER_VERSION"
+        go_build "$scratch" "$k8s_out" . "$k8s_ldflags" "$k8s_stamp"
+        rm -rf "$scratch"
+    fi
+    install_plugin kubernetes "$KUBERNETES_PROVIDER_VERSION" "$k8s_out"
+fi
+
+# 3. The local cluster: kube-apiserver and kube-controller-manager v1.34.4 (without the controller
+#    manager, namespace deletion and foreground deletion never finish), and etcd v3.7.3.
+kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=$(echo "$KUBE_VERSION" | cut -d. -f1 | tr -d v) -X k8s.io/component-base/version.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X k8s.io/component-base/version.gitTreeState=clean"
+kube_stamp="$(tree_hash "$MODULES/kubernetes" -- "$kube_ldflags")"
+for cmd in kube-apiserver kube-controller-manager; do
+    if ! stamped "$KUBE_BIN/$cmd" "$kube_stamp"; then
+        need_go "$cmd"
+        say "building $cmd $KUBE_VERSION from Go modules (first run only; $([ $cmd = kube-apiserver ] && echo "about 10 minutes" || echo "a few minutes more")) ..."
+        go_build "$MODULES/kubernetes" "$KUBE_BIN/$cmd" "k8s.io/kubernetes/cmd/$cmd" "$kube_ldflags" "$kube_stamp"
+    fi
+done
+
+# 4. The command provider 1.2.1, from the vendored source (its module is not served here), through
 #    a wrapper module that replaces it with ./provider: a scratch copy of that source.
 cmd_out="$PLUGINS_DIR/command-$COMMAND_PROVIDER_VERSION/pulumi-resource-command"
 if plugin_installed command "$COMMAND_PROVIDER_VERSION" && ! ours "$cmd_out"; then
@@ -126,9 +175,15 @@ else
     install_plugin command "$COMMAND_PROVIDER_VERSION" "$cmd_out"
 fi
 
+etcd_stamp="$(tree_hash "$MODULES/etcd" -- "-s -w")"
+if ! stamped "$KUBE_BIN/etcd" "$etcd_stamp"; then
+    need_go "etcd"
+    say "building etcd $ETCD_VERSION from Go modules (first run only; a minute or two) ..."
+    go_build "$MODULES/etcd" "$KUBE_BIN/etcd" . "-s -w" "$etcd_stamp"
+fi
 [ "$target" = cluster ] && exit 0
 
-# 3. actionlint, which the tests run on .github/workflows (not tied to the Pulumi version).
+# 5. actionlint, which the tests run on .github/workflows (not tied to the Pulumi version).
 if ! up_to_date "$TOOLS_BIN/actionlint" "$MODULES/actionlint"; then
     need_go "actionlint"
     say "building actionlint from Go modules ..."

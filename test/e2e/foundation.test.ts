@@ -79,7 +79,7 @@ describe("foundation: the real engine", () => {
 
     it("`npm run pulumi -- plugin ls` lists the plugins at exactly the versions the npm SDKs ask for", async () => {
         const r = await run("npm", ["run", "--silent", "pulumi", "--", "plugin", "ls"], { cwd: ROOT });
-        for (const sdk of ["@pulumi/command"]) {
+        for (const sdk of ["@pulumi/kubernetes", "@pulumi/command"]) {
             const { pulumi: plugin } = JSON.parse(readFileSync(path.join(ROOT, "node_modules", sdk, "package.json"), "utf8")) as { pulumi: { name: string; version: string } };
             expect(r.stdout).toMatch(new RegExp(`^${plugin.name}\\s+resource\\s+${plugin.version.replace(/\./g, "\\.")}\\s`, "m"));
         }

@@ -58,6 +58,7 @@ describe("installed dependencies", () => {
         };
         const manifest = JSON.parse(read("package.json")) as { dependencies: Record<string, string> };
         for (const [sdk, plugin, variable] of [
+            ["@pulumi/kubernetes", "kubernetes", "KUBERNETES_PROVIDER_VERSION"],
             ["@pulumi/command", "command", "COMMAND_PROVIDER_VERSION"],
         ]) {
             const installed = JSON.parse(readFileSync(path.join(root, "node_modules", sdk, "package.json"), "utf8")) as {

@@ -31,7 +31,7 @@ describe("installed dependencies", () => {
     });
 
     it("hold exactly one @pulumi/pulumi, at the pinned version, and the pinned provider SDKs", async () => {
-        const out = await run("npm", ["ls", "@pulumi/pulumi", "@pulumi/command", "--all", "--json"], { cwd: root, timeoutMs: 120_000 });
+        const out = await run("npm", ["ls", "@pulumi/pulumi", "@pulumi/command", "@pulumi/kubernetes", "--all", "--json"], { cwd: root, timeoutMs: 120_000 });
         const versions = new Map<string, Set<string>>();
         const walk = (deps: Record<string, { version?: string; dependencies?: object }> | undefined) => {
             for (const [name, dep] of Object.entries(deps ?? {})) {
@@ -42,6 +42,7 @@ describe("installed dependencies", () => {
         walk(JSON.parse(out.stdout).dependencies);
         expect([...(versions.get("@pulumi/pulumi") ?? [])]).toEqual([pulumiVersion]);
         expect([...(versions.get("@pulumi/command") ?? [])]).toEqual(["1.2.1"]);
+        expect([...(versions.get("@pulumi/kubernetes") ?? [])]).toEqual(["4.25.0"]);
         // npm ls dedupes its listing; the folders on disk are the truth.
         const copies = (await run("find", ["node_modules", "components/node_modules", "-path", "*/@pulumi/pulumi/package.json", "-not", "-path", "*/@pulumi/pulumi/*/*"], { cwd: root, okCodes: [0, 1] })).stdout.trim().split("\n").filter(Boolean);
         expect(copies).toEqual(["node_modules/@pulumi/pulumi/package.json"]);

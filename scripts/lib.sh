@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # follow it; test/unit/dependencies.test.ts checks that they agree).
 PULUMI_VERSION="v$(tr -d '[:space:]' <"$ROOT/.pulumi.version")"
 # Resource plugins, exactly the versions the npm SDKs in package.json ask for
-# (test/unit/toolchain-versions.test.ts checks that they agree).
+# (test/unit/dependencies.test.ts checks that they agree).
 COMMAND_PROVIDER_VERSION="1.2.1"
 KUBERNETES_PROVIDER_VERSION="4.25.0"
 # The local test cluster (scripts/services/kube.ts): etcd, kube-apiserver, kube-controller-manager.

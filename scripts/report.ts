@@ -1,6 +1,7 @@
 // `npm run report [-- <stack>]`: the image lineage of a site from its stack
 // outputs — the catalog tree with versions, digests, test results and the disks
-// and boot artifact sets that contain each image — as a self-contained HTML page
+// and boot artifact sets that contain each image, and the rollout waves (a hub's
+// groups and channels, or a site's group and health) — as a self-contained HTML page
 // (.local/report/<stack>.html) and as Mermaid (printed, for a README or a PR).
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -38,6 +39,33 @@ export function lineageMermaid(o: Outputs): string {
     return lines.join("\n");
 }
 
+/** A hub's waves (each group's channel per image, its verdict and why) and a site's report to its hub, as HTML; "" when neither. */
+export function rolloutHtml(o: Outputs): string {
+    const parts: string[] = [];
+    if (o.rollout) {
+        const images = [...new Set(o.rollout.groups.flatMap((g) => Object.keys(g.images)))].sort();
+        const rows = o.rollout.groups.flatMap((g, i) =>
+            images.map((image) => {
+                const e = g.images[image];
+                const cells = e ? [e.digest ? `<code title="${esc(e.ref ?? "")}">${short(e.digest)}</code> ${esc(e.version ?? "")}` : "—", esc(e.status), esc(e.reason)] : ["—", "—", "—"];
+                return `<tr><td>${i + 1}. ${esc(g.name)}</td><td>${esc(g.sites.join(", "))}</td><td>${esc(image)}</td><td>${cells.join("</td><td>")}</td></tr>`;
+            }),
+        );
+        parts.push(
+            `<h2>Rollout waves</h2><p>Soak ${o.rollout.soakSeconds}s; each group's channel tag is its name.</p>\n<table><tr><th>group</th><th>sites</th><th>image</th><th>channel</th><th>status</th><th>why</th></tr>\n${rows.join("\n")}\n</table>`,
+        );
+    }
+    if (o.rolloutReport) {
+        const r = o.rolloutReport;
+        const h = r.health ? `${r.health.healthy ? "healthy" : "UNHEALTHY"} at ${esc(r.health.checkedAt)}: ${esc(r.health.detail)}` : "no health probe";
+        const rows = Object.entries(r.images)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([image, x]) => `<tr><td>${esc(image)}</td><td><code>${short(x.digest)}</code></td><td>${esc(x.since)}</td></tr>`);
+        parts.push(`<h2>Rollout group <code>${esc(r.group)}</code></h2><p>Health: ${h}</p>\n<table><tr><th>image</th><th>runs</th><th>since</th></tr>\n${rows.join("\n")}\n</table>`);
+    }
+    return parts.join("\n");
+}
+
 /** A self-contained HTML page: the tree, and a table of every image. */
 export function lineageHtml(stack: string, o: Outputs): string {
     const disks = disksHolding(o);
@@ -68,6 +96,7 @@ ul.tree{border:none;padding:0}.node{display:inline-block;margin:.2em 0;padding:.
 <table><tr><th>image</th><th>version</th><th>parent</th><th>released (by digest)</th><th>tags</th><th>tests</th><th>on disks</th></tr>
 ${rows}
 </table>
+${rolloutHtml(o)}
 <h2>Mermaid</h2><pre>${esc(lineageMermaid(o))}</pre>
 </body></html>
 `;

@@ -13,6 +13,7 @@ import { probeHealth, sinceTimes } from "../../components/fleet/report.provider"
 import { UNKNOWN } from "../../components/dynamic";
 import { freePort } from "../../components/net";
 import { ConfigError, parseSiteConfig } from "../../infra/config";
+import { lineageHtml, rolloutHtml } from "../../scripts/report";
 
 const D = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 const registered: Array<{ type: string; name: string; inputs: Record<string, any> }> = [];
@@ -240,5 +241,42 @@ describe("rollout configuration", () => {
         ["a plain-http probe off loopback", { hub: { stack: "o/p/hub", group: "canary", healthProbe: "http://10.0.0.5/healthz" } }, "image-factory:hub.healthProbe: plain http is only for loopback"],
     ])("reports %s, naming the key", (_what, values, expected) => {
         expect(problems({ ...base, ...values }).join("\n")).toContain(expected);
+    });
+});
+
+describe("the lineage report's rollout section", () => {
+    it("shows each group's channel per image with its verdict and why, and a site's group and health, escaped", () => {
+        const html = rolloutHtml({
+            images: {},
+            rollout: {
+                soakSeconds: 7200,
+                groups: [
+                    {
+                        name: "canary",
+                        channel: "canary",
+                        sites: ["o/p/a"],
+                        images: { web: { ref: `hub/web@${D(2)}`, digest: D(2), version: "2.0.0", definitionHash: null, status: "current", reason: "the hub's latest tested release 2.0.0" } },
+                    },
+                    {
+                        name: "wave-1",
+                        channel: "wave-1",
+                        sites: ["o/p/b"],
+                        images: { web: { ref: null, digest: null, version: null, definitionHash: null, status: "halted", reason: "halted: o/p/a is unhealthy on <x>" } },
+                    },
+                ],
+            },
+            rolloutReport: {
+                group: "canary",
+                images: { web: { digest: D(2), since: "2026-12-01T00:00:00.000Z" } },
+                health: { healthy: false, checkedAt: "2026-12-01T01:00:00Z", detail: "GET …: 503" },
+            },
+        });
+        expect(html).toContain(
+            `<tr><td>1. canary</td><td>o/p/a</td><td>web</td><td><code title="hub/web@${D(2)}">${"2".repeat(12)}</code> 2.0.0</td><td>current</td><td>the hub's latest tested release 2.0.0</td></tr>`,
+        );
+        expect(html).toContain("<tr><td>2. wave-1</td><td>o/p/b</td><td>web</td><td>—</td><td>halted</td><td>halted: o/p/a is unhealthy on &lt;x&gt;</td></tr>");
+        expect(html).toContain("Health: UNHEALTHY at 2026-12-01T01:00:00Z: GET …: 503");
+        expect(rolloutHtml({ images: {} })).toBe("");
+        expect(lineageHtml("hub", { images: {}, rollout: { soakSeconds: 60, groups: [] } })).toContain("<h2>Rollout waves</h2><p>Soak 60s");
     });
 });

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { ExecError, run } from "../components/exec";
 import { localSecretsPath } from "../infra/local-secrets";
 import { ensureLocalRegistry, ensureLocalS3, ROOT } from "./local-services";
-import { recoverInterruptedUpdate } from "./recover";
+import { recoverInterruptedUpdate, UP_FLAGS } from "./recover";
 
 const say = (s: string) => console.error(`\x1b[1m[image-factory]\x1b[0m ${s}`);
 const pulumi = (args: string[], stream = true) =>
@@ -65,9 +65,9 @@ async function deploy(stack: string): Promise<void> {
     const stackArgs = (args: string[]) => pulumi([...args, "--stack", stack], false);
     for (let attempt = 1; ; attempt++) {
         try {
-            if (backendDir) await recoverInterruptedUpdate({ pulumi: stackArgs, backendDir, project: "image-factory", stack, say });
-            say(`deploying the ${stack} stack (pulumi up --yes --stack ${stack}) ...`);
-            await pulumi(["up", "--yes", "--stack", stack, "--non-interactive"]);
+            if (backendDir) await recoverInterruptedUpdate({ pulumi: stackArgs, backendDir, projectDir: ROOT, project: "image-factory", stack, say });
+            say(`deploying the ${stack} stack (pulumi up ${UP_FLAGS.join(" ")} --stack ${stack}) ...`);
+            await pulumi(["up", ...UP_FLAGS, "--stack", stack]);
             return;
         } catch (e) {
             const locked = e instanceof ExecError && /is currently locked by/.test(`${e.stdout}\n${e.stderr}`);

@@ -143,7 +143,9 @@ function toSpec(inputs: Record<string, any>): DiskSpec {
 
 async function build(inputs: Record<string, any>) {
     const built = await buildDisk(toSpec(inputs), { log: (l) => console.log(`prestage: ${l}`) });
-    return { ...inputs, ...built };
+    // `sha256` is what the file holds (read keeps it true); `builtSha256` what this
+    // resource wrote, so that a disk changed by hand shows as a change to put right.
+    return { ...inputs, ...built, builtSha256: built.sha256 };
 }
 
 export const provider: ProviderImpl = {
@@ -152,6 +154,7 @@ export const provider: ProviderImpl = {
     },
     async diff(_id, olds, news) {
         const changes = changedKeys(olds, news, ["path", ...REBUILD_KEYS]);
+        if (olds.builtSha256 && olds.sha256 !== olds.builtSha256) changes.push("sha256");
         return { changes: changes.length > 0, replaces: changes.filter((k) => k === "path"), deleteBeforeReplace: false };
     },
     async create(inputs) {
@@ -162,6 +165,8 @@ export const provider: ProviderImpl = {
         return { outs: await build(news) };
     },
     async read(id, props) {
+        // The file as it is now: a disk edited by hand reads as a different sha256 than
+        // builtSha256, which diff reports as a change (the next up writes it again).
         const seen = await statArtifact(id);
         if (!seen) return { id: "", props: {} };
         return { id, props: { ...props, ...seen } };

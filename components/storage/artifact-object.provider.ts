@@ -9,7 +9,7 @@ import { changedKeys, isUnknown } from "../dynamic";
 import { objectUrl, s3Call, type S3Credentials, type S3Location } from "./s3";
 import { sha256File } from "../hash";
 import { withTempDir } from "../temp-dir";
-import { deleteAllVersions, headObject, tarGzDirectory, uploadFile } from "./upload";
+import { abortUnfinishedUploads, deleteAllVersions, headObject, objectSha256, tarGzDirectory, uploadFile } from "./upload";
 
 export interface ArtifactSource {
     /** An absolute path of a file to upload as it is. */
@@ -66,7 +66,8 @@ async function withPayload<T>(source: ArtifactSource, fn: (file: string) => Prom
     });
 }
 
-async function publish(i: ArtifactObjectInputs): Promise<ArtifactObjectOutputs> {
+/** Publishes `i`; `recorded` is what the state says is there (an update), so that a replaced object is not taken for ours. */
+async function publish(i: ArtifactObjectInputs, recorded?: ArtifactObjectOutputs): Promise<ArtifactObjectOutputs> {
     const c = { ...i.s3, ...i.credentials };
     const r = await withPayload(i.source, (file) =>
         uploadFile(c, {
@@ -75,8 +76,10 @@ async function publish(i: ArtifactObjectInputs): Promise<ArtifactObjectOutputs> 
             file,
             contentType: i.contentType,
             metadata: i.metadata,
+            expectEtag: recorded?.etag || undefined,
         }),
     );
+    if (r.abortedUploads) console.log(`s3://${i.bucket}/${i.key}: aborted ${r.abortedUploads} unfinished multipart upload(s) left by an interrupted upload`);
     if (r.skipped) console.log(`s3://${i.bucket}/${i.key}: already there with sha256 ${r.sha256}; not uploaded again`);
     return {
         ...i,
@@ -126,18 +129,24 @@ export const provider: ProviderImpl = {
         const outs = await publish(inputs as ArtifactObjectInputs);
         return { id: outs.uri, outs };
     },
-    async update(_id, _olds, news) {
-        return { outs: await publish(news as ArtifactObjectInputs) };
+    async update(_id, olds, news) {
+        return { outs: await publish(news as ArtifactObjectInputs, olds as ArtifactObjectOutputs) };
     },
     async read(id, props) {
+        // What the bucket really holds. The sha256 metadata is only believed while the
+        // object is the one this resource uploaded (same ETag): an object replaced by
+        // hand is read and hashed, so that refresh records its real content.
         const p = props as ArtifactObjectOutputs;
         const c = { ...p.s3, ...p.credentials };
         const head = await s3Call(c, `reading ${id}`, () => headObject(c, p.bucket, p.key));
         if (!head) return { id: "", props: {} };
-        return { id, props: { ...p, size: head.size, sha256: head.sha256 ?? "", versionId: head.versionId ?? "", etag: head.etag ?? "" } };
+        const sha256 = head.etag === p.etag && head.sha256 ? head.sha256 : (await objectSha256(c, p.bucket, p.key, head.versionId)).sha256;
+        return { id, props: { ...p, size: head.size, sha256, versionId: head.versionId ?? "", etag: head.etag ?? "" } };
     },
     async delete(_id, props) {
         const p = props as ArtifactObjectOutputs;
-        await deleteAllVersions({ ...p.s3, ...p.credentials }, p.bucket, p.key);
+        const c = { ...p.s3, ...p.credentials };
+        await abortUnfinishedUploads(c, p.bucket, p.key);
+        await deleteAllVersions(c, p.bucket, p.key);
     },
 };

@@ -13,6 +13,7 @@ import {
     DeleteObjectsCommand,
     GetObjectCommand,
     HeadObjectCommand,
+    ListMultipartUploadsCommand,
     ListObjectVersionsCommand,
     type S3Client,
 } from "@aws-sdk/client-s3";
@@ -37,6 +38,11 @@ export interface UploadRequest {
     partSize?: number;
     /** Parts in flight at once. Default 4. */
     queueSize?: number;
+    /**
+     * The ETag the caller last recorded for the object: an object whose sha256
+     * metadata matches but whose ETag does not was replaced, and is uploaded again.
+     */
+    expectEtag?: string;
     /** Aborting stops the upload and aborts the multipart upload on the server. */
     signal?: AbortSignal;
     onProgress?: (loaded: number, total: number) => void;
@@ -52,6 +58,8 @@ export interface UploadResult {
     etag?: string;
     /** True when an object with the same sha256 and size was already there. */
     skipped: boolean;
+    /** Unfinished multipart uploads of the key (left by a killed upload) that were aborted first. */
+    abortedUploads: number;
 }
 
 
@@ -84,6 +92,42 @@ export async function headObject(c: S3Connection, bucket: string, key: string, c
 }
 
 /**
+ * Aborts every unfinished multipart upload of exactly bucket/key. An upload that
+ * was killed midway (SIGKILL runs no cleanup) leaves its parts on the server,
+ * invisible to listings and still taking space; the next upload of the key, or
+ * its delete, removes them. Resolves with how many were aborted.
+ */
+export async function abortUnfinishedUploads(c: S3Connection, bucket: string, key: string, client?: S3Client): Promise<number> {
+    const s3 = client ?? s3Client(c);
+    let aborted = 0;
+    try {
+        await s3Call(c, `aborting unfinished uploads of s3://${bucket}/${key}`, async () => {
+            let keyMarker: string | undefined;
+            let uploadIdMarker: string | undefined;
+            do {
+                const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+                for (const u of (page.Uploads ?? []).filter((u) => u.Key === key && u.UploadId)) {
+                    try {
+                        await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: u.UploadId }));
+                        aborted++;
+                    } catch (e) {
+                        if (s3ErrorName(e) !== "NoSuchUpload") throw e;
+                    }
+                }
+                keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+                uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+            } while (keyMarker);
+        });
+    } catch (e) {
+        if (s3ErrorName(e) === "NoSuchBucket") return aborted;
+        throw e;
+    } finally {
+        if (!client) s3.destroy();
+    }
+    return aborted;
+}
+
+/**
  * Uploads `file` to bucket/key unless an object with the same sha256 (from its
  * metadata) and size is already there. Fails with a message naming the endpoint.
  */
@@ -93,9 +137,10 @@ export async function uploadFile(c: S3Connection, req: UploadRequest): Promise<U
     const sha256 = await sha256File(req.file);
     const s3 = s3Client(c);
     try {
+        const abortedUploads = await abortUnfinishedUploads(c, req.bucket, req.key, s3);
         const existing = await s3Call(c, `checking ${where}`, () => headObject(c, req.bucket, req.key, s3));
-        if (existing && existing.sha256 === sha256 && existing.size === size) {
-            return { bucket: req.bucket, key: req.key, sha256, size, versionId: existing.versionId, etag: existing.etag, skipped: true };
+        if (existing && existing.sha256 === sha256 && existing.size === size && (req.expectEtag === undefined || existing.etag === req.expectEtag)) {
+            return { bucket: req.bucket, key: req.key, sha256, size, versionId: existing.versionId, etag: existing.etag, skipped: true, abortedUploads };
         }
         const abortController = new AbortController();
         const onAbort = () => abortController.abort(req.signal?.reason);
@@ -124,12 +169,15 @@ export async function uploadFile(c: S3Connection, req: UploadRequest): Promise<U
         } catch (e) {
             // lib-storage aborts the multipart upload only after its parts in flight end,
             // in the background; abort it now so that nothing is left when we return.
+            // If that fails too (the server is gone), the upload's own error is the one
+            // to show; the next upload of the key aborts what is left.
             if (upload.uploadId) {
-                await s3
+                const abortError = await s3
                     .send(new AbortMultipartUploadCommand({ Bucket: req.bucket, Key: req.key, UploadId: upload.uploadId }))
-                    .catch((abortError) => {
-                        if (s3ErrorName(abortError) !== "NoSuchUpload") throw s3Error(c, `aborting the multipart upload of ${where}`, abortError);
-                    });
+                    .then(() => undefined, (err) => (s3ErrorName(err) === "NoSuchUpload" ? undefined : err));
+                if (abortError) {
+                    (e as Error).message += `; its unfinished multipart upload could not be aborted (${s3Error(c, "aborting it", abortError).message}): the next upload of ${where} aborts it`;
+                }
             }
             throw e;
         } finally {
@@ -139,7 +187,27 @@ export async function uploadFile(c: S3Connection, req: UploadRequest): Promise<U
         if (!landed || landed.size !== size || landed.sha256 !== sha256) {
             throw new Error(`S3 ${c.endpoint ?? "AWS"}: ${where} after upload has size ${landed?.size} and sha256 ${landed?.sha256}, expected ${size} and ${sha256}`);
         }
-        return { bucket: req.bucket, key: req.key, sha256, size, versionId: done.VersionId ?? landed.versionId, etag: done.ETag ?? landed.etag, skipped: false };
+        return { bucket: req.bucket, key: req.key, sha256, size, versionId: done.VersionId ?? landed.versionId, etag: done.ETag ?? landed.etag, skipped: false, abortedUploads };
+    } finally {
+        s3.destroy();
+    }
+}
+
+/** Reads bucket/key (a given version, or the current one) and hashes what the server really holds. */
+export async function objectSha256(c: S3Connection, bucket: string, key: string, versionId?: string): Promise<{ size: number; sha256: string }> {
+    const where = `s3://${bucket}/${key}${versionId ? `?versionId=${versionId}` : ""}`;
+    const s3 = s3Client(c);
+    try {
+        return await s3Call(c, `reading ${where}`, async () => {
+            const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+            const hash = createHash("sha256");
+            let size = 0;
+            for await (const chunk of got.Body as Readable) {
+                hash.update(chunk as Buffer);
+                size += (chunk as Buffer).length;
+            }
+            return { size, sha256: hash.digest("hex") };
+        });
     } finally {
         s3.destroy();
     }
@@ -150,24 +218,11 @@ export async function uploadFile(c: S3Connection, req: UploadRequest): Promise<U
  * sha256 against `expected`. Resolves with the size read.
  */
 export async function verifyObject(c: S3Connection, bucket: string, key: string, expected: string, versionId?: string): Promise<{ size: number; sha256: string }> {
-    const where = `s3://${bucket}/${key}${versionId ? `?versionId=${versionId}` : ""}`;
-    const s3 = s3Client(c);
-    try {
-        return await s3Call(c, `reading ${where} back`, async () => {
-            const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
-            const hash = createHash("sha256");
-            let size = 0;
-            for await (const chunk of got.Body as Readable) {
-                hash.update(chunk as Buffer);
-                size += (chunk as Buffer).length;
-            }
-            const sha256 = hash.digest("hex");
-            if (sha256 !== expected) throw new Error(`read back sha256 ${sha256}, expected ${expected}`);
-            return { size, sha256 };
-        });
-    } finally {
-        s3.destroy();
+    const got = await objectSha256(c, bucket, key, versionId);
+    if (got.sha256 !== expected) {
+        throw new Error(`S3 ${c.endpoint ?? "AWS"}: s3://${bucket}/${key}${versionId ? `?versionId=${versionId}` : ""} read back sha256 ${got.sha256}, expected ${expected}`);
     }
+    return got;
 }
 
 /** Deletes every version and delete marker of exactly `key`. Resolves with how many went. */

@@ -1,18 +1,18 @@
 // Faults injected into real `pulumi up`s (real engine, real registry, a real
 // pre-staged disk), each followed by what `npm run up` does — recover what the
-// fault left (scripts/recover.ts), then up — which must converge with no manual
-// step: exit 0, `preview --expect-no-changes` clean, the disk matching its
-// recorded sha256, no temp files left.
+// fault left (scripts/recover.ts), then up with a refresh — which must converge
+// with no manual step: exit 0, `preview --expect-no-changes` clean, the disk
+// matching its recorded sha256, no temp files left. Also: a disk edited by hand.
 import { existsSync, promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run, startBackground } from "../../components/exec";
+import { run } from "../../components/exec";
 import { sha256File } from "../../components/hash";
-import { processRuns } from "../../components/temp-dir";
-import { lockDir, recoverInterruptedUpdate } from "../../scripts/recover";
+import { lockDir } from "../../scripts/recover";
 import { pushImage } from "../support/images";
 import { testRegistry } from "../support/registry";
+import { expectConverged, killUp, recoverAndUp as recoverAndUpOn, refresh, startUp as startUpOn, waitFor } from "./faults-harness";
 import { ROOT, TestStack } from "./harness";
 
 const PASSWORD = "e2e-faults-password";
@@ -25,34 +25,15 @@ describe("faults on the real engine: a killed up, two ups at once, a full disk",
     const said: string[] = [];
     const disk = () => path.join(out, "edge.raw");
 
-    /** `pulumi up` started in its own process group, its output in a log file. */
-    const startUp = async (name: string) => {
-        const logFile = path.join(os.tmpdir(), `if-e2e-faults-${name}-${process.pid}.log`);
-        await fs.writeFile(logFile, "");
-        const env = { PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-test-passphrase" };
-        const up = startBackground("bash", [path.join(ROOT, "scripts/pulumi.sh"), "--cwd", stack.dir, "up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.stack], { logFile, env });
-        return { ...up, logFile, log: () => fs.readFile(logFile, "utf8") };
-    };
-    const waitFor = async (what: () => Promise<boolean>, timeoutMs = 10 * 60_000) => {
-        for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) if (await what()) return;
-        throw new Error("timed out waiting");
-    };
-    /** What `npm run up` does after the services are up: recover, then up. */
-    const recoverAndUp = async () => {
-        await recoverInterruptedUpdate({ pulumi: (a) => stack.pulumi(a), backendDir: stack.backendDir, project: "prestage", stack: stack.stack, say: (l) => said.push(l) });
-        return stack.up();
-    };
+    const startUp = (name: string) => startUpOn(stack, name);
+    const recoverAndUp = () => recoverAndUpOn(stack, "prestage", said);
     /** Every convergence check but the up itself. */
     const converged = async () => {
-        await stack.preview(["--expect-no-changes"]);
+        await expectConverged(stack, { prefixes: ["if-auth-", "if-state-"] });
         const o = await stack.outputs();
         expect(o.sha256).toBe(await sha256File(o.path));
-        // No stray temp files: the disk's folder holds the disk only; no temp folder of a dead process.
+        // No stray temp files: the disk's folder holds the disk only.
         expect(await fs.readdir(out)).toEqual(["edge.raw"]);
-        const strays = (await fs.readdir(os.tmpdir())).filter((e) => /^if-[a-z-]+\+(\d+)-/.test(e) && !processRuns(Number(/\+(\d+)-/.exec(e)![1])));
-        expect(strays).toEqual([]);
-        const state = JSON.parse((await stack.pulumi(["stack", "export"])).stdout);
-        expect(state.deployment.pending_operations ?? []).toEqual([]);
     };
 
     beforeAll(async () => {
@@ -84,9 +65,8 @@ describe("faults on the real engine: a killed up, two ups at once, a full disk",
     it("SIGKILL of the whole up's process group while the disk is written: the next up clears the lock and the pending create, and converges", async () => {
         const up = await startUp("killed");
         // Mid-write: the provider's work folder next to the disk exists (it is renamed into place at the end).
-        await waitFor(async () => (await fs.readdir(out)).some((f) => /^\.edge\.raw\..*\.tmp$/.test(f)));
-        process.kill(-up.pid, "SIGKILL");
-        await up.exited;
+        await waitFor("the disk's work folder", async () => (await fs.readdir(out)).some((f) => /^\.edge\.raw\..*\.tmp$/.test(f)));
+        await killUp(up);
         // The fault really left what a killed up leaves: a lock of a dead process, a pending create.
         const locks = (await fs.readdir(lockDir(stack.backendDir, "prestage", stack.stack))).filter((f) => f.endsWith(".json"));
         expect(locks).toHaveLength(1);
@@ -104,7 +84,7 @@ describe("faults on the real engine: a killed up, two ups at once, a full disk",
         await stack.pulumi(["config", "set", "size", "2GiB"]);
         const first = await startUp("first");
         const dir = lockDir(stack.backendDir, "prestage", stack.stack);
-        await waitFor(async () => (await fs.readdir(dir).catch(() => [])).some((f) => f.endsWith(".json")));
+        await waitFor("the first up's lock", async () => (await fs.readdir(dir).catch(() => [])).some((f) => f.endsWith(".json")));
         said.length = 0;
         const second = await recoverAndUp();
         expect(await first.exited).toBe(0);
@@ -128,5 +108,22 @@ describe("faults on the real engine: a killed up, two ups at once, a full disk",
         await stack.pulumi(["config", "set", "path", disk()]);
         await stack.preview(["--expect-no-changes"]);
         expect(existsSync(disk())).toBe(true);
+    });
+
+    it("a disk edited by hand: refresh reads its real sha256, preview shows the disk's update, the next up writes it again", async () => {
+        const recorded = (await stack.outputs()).sha256;
+        const h = await fs.open(disk(), "r+");
+        await h.write(Buffer.from("edited by hand"), 0, 14, 1024 * 1024);
+        await h.close();
+
+        const r = await refresh(stack);
+        expect(r.stdout).toMatch(/~ pulumi-nodejs:dynamic\/image-factory:PreStagedDisk: \(update\)/);
+        expect(r.stdout).toMatch(new RegExp(`~ sha256\\s*: "${recorded}" => "[0-9a-f]{64}"`));
+        const p = await stack.preview(["--diff"]);
+        expect(p.stdout).toMatch(/~ pulumi-nodejs:dynamic\/image-factory:PreStagedDisk: \(update\)/);
+
+        await recoverAndUp();
+        await converged();
+        expect((await stack.outputs()).sha256).toBe(await sha256File(disk()));
     });
 });

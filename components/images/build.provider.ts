@@ -8,7 +8,7 @@ import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { isDigest, isValidRepository, RegistryClient, type RegistryAuth, withAuthFile } from "../registry/client";
 import { withTempDir } from "../temp-dir";
-import { bootstrapRootfs, buildah, buildImage, pushByDigest } from "./buildah";
+import { bootstrapRootfs, buildah, buildImage, pushByDigest, readyStorage } from "./buildah";
 import type { Source } from "./catalog";
 import { ROOTFS_TAR } from "./render/containerfile";
 
@@ -69,6 +69,7 @@ async function build(inputs: ImageBuildInputs): Promise<{ digest: string; ref: s
     say(`building ${inputs.name} ${inputs.version} (${inputs.definitionHash.slice(0, 19)})${inputs.parentRef ? ` on ${inputs.parentRef}` : ""}`);
     const client = new RegistryClient(inputs.registry, { auth: inputs.auth });
     await client.ping(); // a registry that is down fails the build before any work
+    await readyStorage(inputs.storage, say);
     return withAuthFile(inputs.registry, inputs.auth, (authFile) =>
         withTempDir(`if-build-${inputs.name}-`, async (dir) => {
             for (const [rel, file] of Object.entries(inputs.context)) {
@@ -86,6 +87,7 @@ async function build(inputs: ImageBuildInputs): Promise<{ digest: string; ref: s
                 storage: inputs.storage,
                 contextDir: dir,
                 parentRef: inputs.parentRef ?? undefined,
+                sourceRef: inputs.source?.kind === "image" ? inputs.source.ref : undefined,
                 labels: {
                     "io.image-factory.definition-hash": inputs.definitionHash,
                     ...(inputs.parentRef ? { "io.image-factory.parent": inputs.parentRef } : {}),

@@ -1,13 +1,13 @@
 // buildah, skopeo and mmdebstrap as the image pipeline uses them: rootless-style
 // vfs storage in a cache folder, chroot isolation, pushes by digest.
-import { promises as fs } from "node:fs";
+import { promises as fs, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import * as path from "node:path";
 import { run, type RunOptions } from "../exec";
-import { containerToolFlags, isDigest, parseRef } from "../registry/client";
+import { containerToolFlags, isDigest, parseRef, RegistryClient, RegistryError } from "../registry/client";
 import type { Source } from "./catalog";
 import { canonicalJson } from "./definition";
 import { sha256Hex } from "../hash";
-import { withTempDir } from "../temp-dir";
+import { processRuns, withTempDir } from "../temp-dir";
 
 
 /** buildah's storage (vfs driver): works as root and in unprivileged containers alike. */
@@ -19,6 +19,65 @@ export type Log = (line: string) => void;
 
 export function buildah(storage: string, args: string[], opts: RunOptions = {}) {
     return run("buildah", [...storageFlags(storage), ...args], opts);
+}
+
+const readied = new Map<string, Promise<void>>();
+
+/**
+ * Call before this process first uses `storage`: registers the process as a user
+ * (<storage>/users/<pid>, removed when it exits) and, when no other live process
+ * uses the storage, removes what killed builds and tests left in it — working
+ * containers (of `buildah bud`, or a test's `buildah from`) and built images that
+ * never got to their `rmi` (they have no name). SIGKILL runs no cleanup, and with
+ * the vfs driver each of these is a full copy of a root filesystem.
+ */
+export function readyStorage(storage: string, log: Log): Promise<void> {
+    let ready = readied.get(storage);
+    if (!ready) {
+        ready = sweepStorage(storage, log);
+        readied.set(storage, ready);
+    }
+    return ready;
+}
+
+async function sweepStorage(storage: string, log: Log): Promise<void> {
+    const users = path.join(storage, "users");
+    await fs.mkdir(users, { recursive: true });
+    const mine = path.join(users, String(process.pid));
+    await fs.writeFile(mine, "");
+    process.once("exit", () => {
+        try {
+            unlinkSync(mine);
+        } catch {
+            // already gone
+        }
+    });
+    for (const entry of await fs.readdir(users)) {
+        if (entry !== String(process.pid) && !processRuns(Number(entry))) await fs.rm(path.join(users, entry), { force: true });
+    }
+    if ((await fs.readdir(users)).some((e) => e !== String(process.pid)) || foreignToolRuns(storage)) return;
+    const listed = (await buildah(storage, ["containers", "--all", "--json"])).stdout.trim();
+    const containers = (JSON.parse(listed || "[]") ?? []) as Array<{ id: string; containername: string }>;
+    for (const c of containers) await buildah(storage, ["rm", c.id]);
+    const dangling = (await buildah(storage, ["images", "--filter", "dangling=true", "--quiet", "--no-trunc"])).stdout.split("\n").filter(Boolean).map((id) => id.replace(/^sha256:/, ""));
+    if (dangling.length) await buildah(storage, ["rmi", "-f", ...new Set(dangling)]);
+    if (containers.length || dangling.length) {
+        log(`removed what interrupted builds left in ${storage}: ${containers.length} working container(s)${containers.length ? ` (${containers.map((c) => c.containername).join(", ")})` : ""}, ${new Set(dangling).size} unnamed image(s)`);
+    }
+}
+
+/** True while a buildah or skopeo started by someone else (no users/ entry) works on `storage`. */
+function foreignToolRuns(storage: string): boolean {
+    const root = path.join(storage, "storage");
+    for (const pid of readdirSync("/proc").filter((e) => /^\d+$/.test(e) && e !== String(process.pid))) {
+        try {
+            const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+            if (argv.includes(root) && processRuns(Number(pid))) return true;
+        } catch {
+            // gone meanwhile
+        }
+    }
+    return false;
 }
 
 /**
@@ -63,6 +122,8 @@ export interface BuildRequest {
     contextDir: string;
     /** The parent by digest (host/repo@sha256:…), for images built on another catalog image. */
     parentRef?: string;
+    /** The catalog's source image (host/repo[:tag][@digest]), for a root image built FROM one. */
+    sourceRef?: string;
     labels: Record<string, string>;
     authFile?: string;
     log: Log;
@@ -72,9 +133,10 @@ export interface BuildRequest {
 export async function buildImage(req: BuildRequest): Promise<string> {
     const iidfile = path.join(req.contextDir, ".iid");
     const args = ["bud", "--isolation", "chroot", "--layers=false", "--pull=false", "--iidfile", iidfile, "-f", path.join(req.contextDir, "Containerfile")];
-    if (req.parentRef) {
-        args.push("--build-arg", `PARENT_IMAGE=${req.parentRef}`, ...containerToolFlags(parseRef(req.parentRef).registry, req.authFile));
-    }
+    if (req.parentRef) args.push("--build-arg", `PARENT_IMAGE=${req.parentRef}`);
+    // The registry the FROM image is pulled from: plain HTTP when it is on loopback.
+    const from = req.parentRef ?? req.sourceRef;
+    if (from) args.push(...containerToolFlags(parseRef(from).registry, req.authFile));
     for (const [k, v] of Object.entries(req.labels)) args.push("--label", `${k}=${v}`);
     args.push(req.contextDir);
     await buildah(req.storage, args, {
@@ -99,9 +161,19 @@ export async function pushByDigest(storage: string, imageId: string, repositoryR
         const digest = (await fs.readFile(digestFile, "utf8")).trim();
         if (!isDigest(digest)) throw new Error(`buildah push wrote an unexpected digest ${JSON.stringify(digest)}`);
         log(`pushing ${repositoryRef}@${digest}`);
-        await run("skopeo", ["copy", "--quiet", "--preserve-digests", ...containerToolFlags(registry, authFile, "dest"), layout, `docker://${repositoryRef}@${digest}`], {
-            timeoutMs: 30 * 60_000,
-        });
+        try {
+            await run("skopeo", ["copy", "--quiet", "--preserve-digests", ...containerToolFlags(registry, authFile, "dest"), layout, `docker://${repositoryRef}@${digest}`], {
+                timeoutMs: 30 * 60_000,
+            });
+        } catch (e) {
+            // A registry that went away mid-push: lead with that, naming it, then skopeo's own words.
+            const down = await new RegistryClient(registry, { timeoutMs: 10_000 }).ping().then(
+                () => undefined,
+                (p) => (p instanceof RegistryError && p.status === undefined ? p : undefined),
+            );
+            if (down) throw new Error(`${down.message}; the push of ${repositoryRef}@${digest} failed: ${(e as Error).message}`);
+            throw e;
+        }
         return digest;
     });
 }

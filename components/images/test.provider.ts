@@ -9,7 +9,7 @@ import { changedKeys, isUnknown } from "../dynamic";
 import { run, startBackground } from "../exec";
 import { containerToolFlags, isDigest, parseRef, type RegistryAuth, withAuthFile } from "../registry/client";
 import { withTempDir } from "../temp-dir";
-import { buildah, storageFlags } from "./buildah";
+import { buildah, readyStorage, storageFlags } from "./buildah";
 import type { TestSpec } from "./catalog";
 
 export interface ImageTestInputs {
@@ -173,6 +173,7 @@ async function runOne(storage: string, container: string, root: string, t: TestS
 export async function runImageTests(inputs: ImageTestInputs, log: (l: string) => void = () => undefined): Promise<TestResult[]> {
     const { registry } = parseRef(inputs.ref);
     const container = `if-test-${inputs.name}-${randomBytes(4).toString("hex")}`;
+    await readyStorage(inputs.storage, log);
     return withAuthFile(registry, inputs.auth, async (authFile) => {
         await buildah(inputs.storage, ["from", "--pull=false", "--quiet", "--name", container, ...containerToolFlags(registry, authFile), inputs.ref], { timeoutMs: 30 * 60_000 });
         try {

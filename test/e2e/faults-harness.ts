@@ -2,10 +2,12 @@
 // process group (to be killed whole), what `npm run up` does after a fault
 // (recover, then up), and the checks every converged stack must pass.
 import { promises as fs, readdirSync, readFileSync } from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "vitest";
 import { startBackground } from "../../components/exec";
+import { freePort } from "../../components/net";
 import { processRuns } from "../../components/temp-dir";
 import { recoverInterruptedUpdate, UP_FLAGS } from "../../scripts/recover";
 import { ROOT, type TestStack } from "./harness";
@@ -104,4 +106,76 @@ export async function expectConverged(stack: TestStack, temps: { prefixes: strin
 /** The refresh that `npm run up` starts with, on its own: what it found, from its summary. */
 export async function refresh(stack: TestStack) {
     return stack.pulumi(["refresh", "--yes", "--skip-preview", "--non-interactive", "--color=never", "--diff"]);
+}
+
+/**
+ * A TCP proxy in front of a service that can hold a request midway: the connection
+ * that starts a request matching a pattern is stalled (nothing more reaches the
+ * service), so that a fault lands while an upload is really in progress, however
+ * fast the machine. `close` makes the address refuse connections, as a stopped
+ * service does; `open` listens on the same port again.
+ */
+export class HoldingProxy {
+    private server?: net.Server;
+    private readonly sockets = new Set<net.Socket>();
+    private hold?: { pattern: RegExp; reached: () => void };
+
+    private constructor(
+        readonly port: number,
+        private readonly upstream: { host: string; port: number },
+    ) {}
+
+    get address(): string {
+        return `127.0.0.1:${this.port}`;
+    }
+
+    static async start(upstream: string): Promise<HoldingProxy> {
+        const [host, port] = upstream.split(":");
+        const proxy = new HoldingProxy(await freePort(), { host, port: Number(port) });
+        await proxy.open();
+        return proxy;
+    }
+
+    /** Resolves once a request whose first line matches `pattern` has started; its connection is held from then on. */
+    holdNext(pattern: RegExp): Promise<void> {
+        return new Promise((reached) => {
+            this.hold = { pattern, reached };
+        });
+    }
+
+    async open(): Promise<void> {
+        this.server = net.createServer((client) => {
+            const upstream = net.connect(this.upstream.port, this.upstream.host);
+            this.sockets.add(client).add(upstream);
+            let held = false;
+            client.on("data", (chunk) => {
+                if (held) return;
+                if (this.hold?.pattern.test(chunk.toString("latin1").split("\r\n", 1)[0])) {
+                    held = true;
+                    const { reached } = this.hold;
+                    this.hold = undefined;
+                    reached();
+                    return;
+                }
+                upstream.write(chunk);
+            });
+            upstream.pipe(client);
+            const end = () => {
+                client.destroy();
+                upstream.destroy();
+                this.sockets.delete(client);
+                this.sockets.delete(upstream);
+            };
+            for (const s of [client, upstream]) s.on("close", end).on("error", end);
+        });
+        await new Promise<void>((resolve, reject) => this.server!.once("error", reject).listen(this.port, "127.0.0.1", resolve));
+    }
+
+    /** Refuses new connections and drops every open one (a held request included). */
+    async close(): Promise<void> {
+        for (const s of this.sockets) s.destroy();
+        this.sockets.clear();
+        await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+        this.server = undefined;
+    }
 }

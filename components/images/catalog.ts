@@ -52,6 +52,18 @@ export type Source =
       }
     | { kind: "image"; ref: string; packageManager: PackageManager };
 
+/** How an image boots (catalog key `boot`); children inherit their ancestors'. */
+export interface BootSpec {
+    /** Kernel package, installed with initramfs-tools: the image then carries /boot/vmlinuz-* and its initrd. */
+    kernel?: string;
+    /** Modules the initramfs carries and loads at boot, beside the kernel's own choice. */
+    initramfsModules: string[];
+    /** Boot-test the image before release (default: true when it or an ancestor has a kernel). */
+    test?: boolean;
+    /** Time limit for one boot to its default target (default: the stack's image-factory:boot.timeoutSeconds). */
+    timeoutSeconds?: number;
+}
+
 export interface ImageDefinition {
     name: string;
     version: string;
@@ -64,6 +76,7 @@ export interface ImageDefinition {
     units: { enable: string[]; disable: string[] };
     labels: Record<string, string>;
     tests: TestSpec[];
+    boot?: BootSpec;
     /** Catalog-relative file the definition came from. */
     file: string;
 }
@@ -169,6 +182,7 @@ function parseImage(problems: ValidationProblems, file: string, text: string, ch
         units: { enable: o.units?.enable ?? [], disable: o.units?.disable ?? [] },
         labels: o.labels ?? {},
         tests: (o.tests ?? []).map(testSpec),
+        boot: o.boot && { kernel: o.boot.kernel, initramfsModules: o.boot.initramfsModules ?? [], test: o.boot.test, timeoutSeconds: o.boot.timeoutSeconds },
         file,
     };
 }

@@ -8,6 +8,7 @@ import { type Customization, Customizations } from "./schema";
 
 export type { Customization };
 import { sha256Hex } from "../hash";
+import { bootContext, resolveBoot, type ResolvedBoot } from "./render/boot";
 import { renderContainerfile } from "./render/containerfile";
 
 /** A catalog image made concrete for one site. */
@@ -24,6 +25,8 @@ export interface ResolvedImage {
     /** sha256 over the Containerfile, the context, the source and the parent's hash. */
     definitionHash: string;
     parent: string | null;
+    /** How it boots, inherited along the chain. */
+    boot: ResolvedBoot;
 }
 
 /** Canonical JSON: object keys sorted, so equal definitions hash equally. */
@@ -113,7 +116,9 @@ export function resolveImages(catalog: Catalog, names: string[], customizations:
         const context = new Map<string, Buffer>();
         for (const f of def.files) context.set(contextPath(f.path), fileBytes(catalog, f));
         for (const u of def.users) if (u.sshKeys.length) context.set(sshKeysContextPath(u.name), Buffer.from(`${u.sshKeys.join("\n")}\n`));
-        const containerfile = renderContainerfile(def, packageManager);
+        const boot = resolveBoot(chain);
+        for (const [rel, bytes] of bootContext(def, boot, packageManager)) context.set(rel, bytes);
+        const containerfile = renderContainerfile(def, packageManager, boot);
         context.set("Containerfile", Buffer.from(containerfile));
 
         const identity = {
@@ -132,6 +137,7 @@ export function resolveImages(catalog: Catalog, names: string[], customizations:
             containerfile,
             definitionHash: `sha256:${sha256Hex(canonicalJson(identity))}`,
             parent: def.parent ?? null,
+            boot,
         });
     }
     return out;

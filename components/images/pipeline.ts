@@ -26,7 +26,7 @@ export interface ImagePipelineArgs {
 
 export type ReleasedImage = ImageOutput;
 
-function contextInputs(context: Map<string, Buffer>): Record<string, ContextFile> {
+export function contextInputs(context: Map<string, Buffer>): Record<string, ContextFile> {
     const out: Record<string, ContextFile> = {};
     for (const [rel, bytes] of context) {
         const text = bytes.toString("utf8");

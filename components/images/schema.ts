@@ -15,6 +15,7 @@ export const IMAGE_PATTERNS = {
     owner: /^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$/,
     labelKey: /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(\/[A-Za-z0-9._-]+)?$/,
     suite: /^[a-z][a-z0-9-]*$/,
+    kernelModule: /^[a-z0-9][a-z0-9_-]{0,62}$/,
 };
 
 const safe = { shellSafe: true };
@@ -123,6 +124,19 @@ export const ImageFile = Strict({
     ),
     labels: Type.Optional(Labels),
     tests: Type.Optional(Type.Array(Test, { default: [] })),
+    boot: Type.Optional(
+        Strict(
+            {
+                kernel: Type.Optional(
+                    Pattern(IMAGE_PATTERNS.package, "a kernel package name", { ...safe, description: "Installed with initramfs-tools; makes this image and its children bootable." }),
+                ),
+                initramfsModules: Type.Optional(Type.Array(Pattern(IMAGE_PATTERNS.kernelModule, "a kernel module name", safe), { default: [], description: "Carried and loaded by the initramfs." })),
+                test: Type.Optional(Type.Boolean({ description: "Boot-test before release (default: true when a kernel is in the chain)." })),
+                timeoutSeconds: Type.Optional(Whole(30, 7200, { description: "Time limit of one boot (default: image-factory:boot.timeoutSeconds)." })),
+            },
+            { description: "How the image boots; children inherit it." },
+        ),
+    ),
 });
 export type ImageFile = Static<typeof ImageFile>;
 

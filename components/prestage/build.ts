@@ -181,22 +181,14 @@ export async function buildDisk(spec: DiskSpec, opts: BuildOptions = {}): Promis
 
         // 6. Durable, hashed, renamed into place.
         return await timed("finish", opts, async () => {
-            const handle = await fs.open(artifact, "r+");
-            await handle.datasync();
-            await handle.close();
-            const sha256 = known ?? (await sha256File(artifact));
-            const st = await fs.stat(artifact);
-            await fs.rename(artifact, spec.path);
-            const dirHandle = await fs.open(path.dirname(spec.path), "r");
-            await dirHandle.sync().catch(() => undefined);
-            await dirHandle.close();
-            log(`${spec.path}: ${st.size} bytes, ${st.blocks * 512} allocated, sha256 ${sha256}`);
+            const { sha256, size, allocatedSize } = await finishArtifact(artifact, spec.path, known);
+            log(`${spec.path}: ${size} bytes, ${allocatedSize} allocated, sha256 ${sha256}`);
             return {
                 path: spec.path,
                 format: spec.format,
                 sha256,
-                size: st.size,
-                allocatedSize: st.blocks * 512,
+                size,
+                allocatedSize,
                 contentBytes: staged.reduce((s, f) => s + f.size, 0),
                 partition: {
                     number: 1 as const,
@@ -228,6 +220,20 @@ const MiB = (n: number) => `${Math.ceil(n / (1024 * 1024))} MiB`;
 const noSpace = (folder: string, needed: number, free: number) =>
     `not enough space in ${folder}: writing the disk needs about ${MiB(needed)} free (staged archives and the filesystem image), ${MiB(free)} are free; nothing was written`;
 
+/** Makes `artifact` durable, hashes it (unless its sha256 is known) and renames it to `dest`. */
+export async function finishArtifact(artifact: string, dest: string, knownSha256?: string): Promise<{ sha256: string; size: number; allocatedSize: number }> {
+    const handle = await fs.open(artifact, "r+");
+    await handle.datasync();
+    await handle.close();
+    const sha256 = knownSha256 ?? (await sha256File(artifact));
+    const st = await fs.stat(artifact);
+    await fs.rename(artifact, dest);
+    const dirHandle = await fs.open(path.dirname(dest), "r");
+    await dirHandle.sync().catch(() => undefined);
+    await dirHandle.close();
+    return { sha256, size: st.size, allocatedSize: st.blocks * 512 };
+}
+
 /**
  * The sha256 of the disk that assembleDisk will make, from its pieces: GPT
  * head, zeros, the filesystem image, zeros, GPT tail. Computed while the image
@@ -252,12 +258,12 @@ async function sha256OfDisk(layout: Layout, gpt: { head: Buffer; tail: Buffer },
     return h.digest("hex");
 }
 
-/** Turns the filesystem image into the disk artifact; returns it with its sha256 when already known. */
-async function assembleDisk(spec: DiskSpec, layout: Layout, fsImage: string, work: string): Promise<{ artifact: string; sha256?: string }> {
+/** Turns the filesystem image into the disk artifact (in `work`); returns it with its sha256 when already known. */
+export async function assembleDisk(spec: { label: string; format: DiskFormat; typeGuid?: string }, layout: Layout, fsImage: string, work: string): Promise<{ artifact: string; sha256?: string }> {
     const disk = fsImage;
     const offset = layout.partition.offsetBytes;
     const { startSector, endSector } = layout.partition;
-    const gpt = renderGpt({ totalSectors: layout.totalSectors, startSector, endSector, label: spec.label, diskGuid: randomUUID(), partitionGuid: randomUUID() });
+    const gpt = renderGpt({ totalSectors: layout.totalSectors, startSector, endSector, label: spec.label, diskGuid: randomUUID(), partitionGuid: randomUUID(), typeGuid: spec.typeGuid });
     const sha256 = spec.format === "raw" ? await sha256OfDisk(layout, gpt, fsImage) : undefined;
     try {
         // Shifts the filesystem's blocks to the partition offset without copying them.

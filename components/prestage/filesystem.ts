@@ -7,7 +7,7 @@ import { FS_BLOCK, XFS_LOG_BYTES, type Filesystem, type Layout } from "./layout"
 import { renderXfsProtofile, type StagedFile } from "./protofile";
 
 /** Makes the filesystem image `image` (sized by the layout) holding the staged files, and checks it. */
-export async function makeFilesystem(spec: { filesystem: Filesystem; label: string }, layout: Layout, staged: StagedFile[], stage: string, work: string, image: string): Promise<void> {
+export async function makeFilesystem(spec: { filesystem: Filesystem; label: string; bytesPerInode?: number }, layout: Layout, staged: StagedFile[], stage: string, work: string, image: string): Promise<void> {
     await fs.writeFile(image, "");
     await fs.truncate(image, layout.filesystem.sizeBytes);
     if (spec.filesystem === "xfs") {
@@ -47,7 +47,8 @@ export async function makeFilesystem(spec: { filesystem: Filesystem; label: stri
             "-m",
             "0",
             "-i",
-            "65536",
+            // Archives are few and large; a root filesystem wants ext4's usual one inode per 16 KiB.
+            String(spec.bytesPerInode ?? 65536),
             "-E",
             "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0",
             "-d",

@@ -84,6 +84,8 @@ export interface LayoutRequest {
     filesystem: Filesystem;
     /** Free space kept on top of the content, in percent of the content. */
     headroomPercent: number;
+    /** "end" (default): the partition sits at the end of the disk, sized to the content (pre-staged data). "fill": it fills the disk (a VM's root). */
+    placement?: "end" | "fill";
 }
 
 export interface Layout {
@@ -159,7 +161,7 @@ export function planLayout(req: LayoutRequest): Layout {
     const firstUsableSector = GPT_HEAD_SECTORS;
     const lastUsableSector = totalSectors - GPT_TAIL_SECTORS - 1;
     const endSector = lastUsableSector;
-    const startSector = roundDown(endSector + 1 - neededBytes / SECTOR, ALIGN_SECTORS);
+    const startSector = req.placement === "fill" && ALIGN_SECTORS + neededBytes / SECTOR <= endSector + 1 ? ALIGN_SECTORS : roundDown(endSector + 1 - neededBytes / SECTOR, ALIGN_SECTORS);
     // The first aligned sector after the primary GPT is 2048 (1 MiB).
     if (startSector < ALIGN_SECTORS) {
         const room = Math.max(0, (lastUsableSector + 1 - ALIGN_SECTORS) * SECTOR);

@@ -41,6 +41,10 @@ describe("catalog validation: every problem, with file and key", () => {
         ["file with both content and source", { "a.yaml": `${BASE}files: [{path: /etc/x, content: hi, source: f}]\n` }, /files\[0\]: needs exactly one of `content` or `source`/],
         ["file path not absolute", { "a.yaml": `${BASE}files: [{path: etc/x, content: hi}]\n` }, /files\[0\]\.path: must be an absolute path in the image, got "etc\/x"/],
         ["file path with ..", { "a.yaml": `${BASE}files: [{path: /etc/../x, content: hi}]\n` }, /files\[0\]\.path: "\/etc\/\.\.\/x" must not contain `\.\.`/],
+        ["boot: unknown key", { "a.yaml": `${BASE}boot: {kernal: linux-image-amd64}\n` }, /^a\.yaml: boot\.kernal: unknown key/],
+        ["boot: kernel module with a shell metacharacter", { "a.yaml": `${BASE}boot: {initramfsModules: ["ext4;reboot"]}\n` }, /boot\.initramfsModules\[0\]: must be a kernel module name, got "ext4;reboot" \(it contains a shell metacharacter or space\)/],
+        ["boot: time limit out of range", { "a.yaml": `${BASE}boot: {timeoutSeconds: 5}\n` }, /boot\.timeoutSeconds: must be a whole number from 30 to 7200/],
+        ["boot: test not a boolean", { "a.yaml": `${BASE}boot: {test: maybe}\n` }, /boot\.test: must be/],
         ["malformed mode", { "a.yaml": `${BASE}files: [{path: /etc/x, content: hi, mode: "rwx"}]\n` }, /files\[0\]\.mode: must be an octal mode such as "0644", got "rwx"/],
         ["package name with a shell metacharacter", { "a.yaml": `${BASE}packages: ["vim; rm -rf /"]\n` }, /packages\[0\]: must be a package name, got "vim; rm -rf \/" \(it contains a shell metacharacter or space\)/],
         ["malformed package name", { "a.yaml": `${BASE}packages: ["-oops"]\n` }, /packages\[0\]: must be a package name, got "-oops"$/],
@@ -153,5 +157,42 @@ describe("content-addressed identity", () => {
             /image-factory:images\.customizations\.httpd\.files\[0\]\.source: "\.\.\/\.\.\/etc\/shadow" must stay inside the catalog folder/,
         );
         expect(() => resolveImages(catalog, catalog.order, { httpd: { packages: ["a b"] } })).toThrow(/image-factory:images\.customizations\.httpd\.packages\[0\]: must be a package name, got "a b" \(it contains a shell metacharacter or space\)/);
+    });
+});
+
+describe("boot settings are inherited", () => {
+    const catalog = parseCatalog(
+        "/cat",
+        [
+            { file: "base.yaml", text: `${BASE}boot: {kernel: linux-image-cloud-amd64, initramfsModules: [virtio_blk, ext4]}\n` },
+            { file: "net.yaml", text: `name: net\nversion: "1"\nparent: base\nboot: {initramfsModules: [squashfs], timeoutSeconds: 300}\n` },
+            { file: "app.yaml", text: `name: app\nversion: "1"\nparent: net\nboot: {test: false}\n` },
+            { file: "plain.yaml", text: `name: plain\nversion: "1"\nsource: {rootfs: {suite: bookworm}}\n` },
+        ],
+        () => {
+            throw new Error("does not exist in the catalog folder");
+        },
+    );
+    const resolved = resolveImages(catalog, selectImages(catalog, ["app", "plain"]));
+
+    it("a child of a kernel image is bootable, with every module of its chain", () => {
+        expect(resolved.get("base")!.boot).toEqual({ kernel: "linux-image-cloud-amd64", initramfsModules: ["ext4", "virtio_blk"], test: true, timeoutSeconds: null });
+        expect(resolved.get("net")!.boot).toEqual({ kernel: "linux-image-cloud-amd64", initramfsModules: ["ext4", "squashfs", "virtio_blk"], test: true, timeoutSeconds: 300 });
+    });
+    it("boot.test: false opts out; an image without a kernel is not booted", () => {
+        expect(resolved.get("app")!.boot.test).toBe(false);
+        expect(resolved.get("plain")!.boot).toEqual({ kernel: null, initramfsModules: [], test: false, timeoutSeconds: null });
+    });
+    it("the kernel image installs the kernel after its initramfs hook; a child adding modules makes the initramfs again", () => {
+        const base = resolved.get("base")!;
+        const cf = base.containerfile;
+        expect(cf.indexOf("/etc/initramfs-tools/hooks/image-factory-modules")).toBeLessThan(cf.indexOf("linux-image-cloud-amd64"));
+        expect(cf).toMatch(/apt-get install .*initramfs-tools linux-image-cloud-amd64/);
+        expect(cf).toContain("RUN systemctl enable image-factory-boot-report.service");
+        expect(base.context.get("boot/initramfs-hook")!.toString()).toContain("for m in ext4 virtio_blk; do force_load");
+        const net = resolved.get("net")!;
+        expect(net.containerfile).toMatch(/COPY .*boot\/initramfs-hook .*\nRUN update-initramfs -u -k all/);
+        expect(net.context.get("boot/initramfs-hook")!.toString()).toContain("for m in ext4 squashfs virtio_blk; do");
+        expect(resolved.get("app")!.containerfile).not.toContain("initramfs");
     });
 });

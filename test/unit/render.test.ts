@@ -29,13 +29,22 @@ describe("Containerfile (bootc style)", () => {
     it("the base bootstraps a root filesystem and installs packages with apt", () => {
         const cf = resolved.get("base")!.containerfile;
         expect(cf).toMatch(/^FROM scratch\nADD rootfs\.tar \/$/m);
-        expect(cf).toMatch(/apt-get install -y -qq --no-install-recommends ca-certificates sudo/);
+        expect(cf).toMatch(/apt-get install -y -qq --no-install-recommends ca-certificates initramfs-tools linux-image-cloud-amd64 sudo/);
         expect(cf).toContain('"containers.bootc"="1"');
     });
 
     it("the build context holds every file the Containerfile copies", () => {
         const r = resolved.get("base")!;
-        expect([...r.context.keys()].sort()).toEqual(["Containerfile", "files/etc/image-factory/release", "files/etc/motd", "ssh/admin.pub"]);
+        expect([...r.context.keys()].sort()).toEqual([
+            "Containerfile",
+            "boot/boot-report",
+            "boot/boot-report.service",
+            "boot/initramfs-hook",
+            "files/etc/image-factory/release",
+            "files/etc/motd",
+            "files/etc/systemd/network/80-dhcp.network",
+            "ssh/admin.pub",
+        ]);
     });
 });
 
@@ -50,7 +59,7 @@ describe("osbuild blueprint (device-edge composes)", () => {
         for (const p of ["systemd", "sudo", "apache2"]) expect(bp).toContain(`name = "${p}"`);
         expect(bp.match(/path = "\/var\/www\/html\/index\.html"/g)).toHaveLength(1);
         expect(bp).toContain("Image Mode for the edge");
-        expect(bp).toContain('enabled = ["apache2.service"]');
+        expect(bp).toContain('enabled = ["apache2.service", "systemd-networkd.service"]');
     });
 });
 
@@ -65,6 +74,7 @@ describe("kiwi-ng recipe (image management service)", () => {
             "config.xml",
             "root/etc/image-factory/release",
             "root/etc/motd",
+            "root/etc/systemd/network/80-dhcp.network",
             "root/home/admin/.ssh/authorized_keys",
             "root/var/www/html/index.html",
         ]);

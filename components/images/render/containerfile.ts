@@ -5,6 +5,7 @@
 // expansion); comments and quoted strings never hold a line break, so no value
 // can start an instruction of its own.
 import type { ImageDefinition, PackageManager } from "../catalog";
+import { BOOT_CONTEXT, BOOT_REPORT, BOOT_REPORT_UNIT, INITRAMFS_HOOK, type ResolvedBoot } from "./boot";
 import { shWord } from "./test-script";
 
 /** The build argument through which the pipeline passes the parent image, by digest. */
@@ -45,7 +46,7 @@ function installPackages(pm: PackageManager, packages: string[]): string {
         : `RUN dnf -y install ${list} && dnf clean all`;
 }
 
-export function renderContainerfile(def: ImageDefinition, pm: PackageManager): string {
+export function renderContainerfile(def: ImageDefinition, pm: PackageManager, boot?: ResolvedBoot): string {
     const lines: string[] = [oneLine(`# image-factory: ${def.name} ${def.version} (from ${def.file})`)];
     if (def.parent) {
         lines.push(oneLine(`# The pipeline passes the tested parent (${def.parent}) by digest.`), `ARG ${PARENT_ARG}`, `FROM \${${PARENT_ARG}}`);
@@ -59,7 +60,24 @@ export function renderContainerfile(def: ImageDefinition, pm: PackageManager): s
             `ADD ${ROOTFS_TAR} /`,
         );
     }
-    if (def.packages.length) lines.push(installPackages(pm, def.packages));
+    // Boot files are fixed paths of this renderer; the kernel package name goes through installPackages' quoting.
+    const hook = boot?.initramfsModules.length ? `COPY --chown=root:root --chmod=${pm === "apt" ? "0755" : "0644"} ${BOOT_CONTEXT.hook} ${INITRAMFS_HOOK[pm]}` : undefined;
+    const kernel = def.boot?.kernel;
+    if (kernel) {
+        // The hook and the boot report are in place before the kernel's install makes the initramfs.
+        if (hook) lines.push(hook);
+        lines.push(
+            `COPY --chown=root:root --chmod=0755 ${BOOT_CONTEXT.report} ${BOOT_REPORT}`,
+            `COPY --chown=root:root --chmod=0644 ${BOOT_CONTEXT.unit} /etc/systemd/system/${BOOT_REPORT_UNIT}`,
+        );
+    }
+    const packages = kernel ? [...new Set([...def.packages, kernel, pm === "apt" ? "initramfs-tools" : "dracut"])] : def.packages;
+    if (packages.length) lines.push(installPackages(pm, packages));
+    if (kernel) lines.push(`RUN systemctl enable ${BOOT_REPORT_UNIT}`);
+    else if (hook && def.boot?.initramfsModules.length) {
+        // A child adds initramfs modules to its parent's kernel: make the initramfs again.
+        lines.push(hook, pm === "apt" ? "RUN update-initramfs -u -k all" : "RUN dracut --regenerate-all --force");
+    }
     for (const u of def.users) {
         const name = runWord(u.name);
         const groups = u.groups.length ? ` --groups ${runWord(u.groups.join(","))}` : "";

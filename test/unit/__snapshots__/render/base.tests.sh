@@ -27,4 +27,10 @@ r=''
 [ -n "$r" ] || grep -qF -- 'demo@image-factory' '/home/admin/.ssh/authorized_keys' || r="lacks "'demo@image-factory'
 result 'admin'\''s SSH key is installed'
 
+r=''
+out=$('sh' '-c' 'lsinitramfs /boot/initrd.img-* | grep -E '\''/(virtio_blk|ext4|squashfs|overlay)\.ko'\'' | sort' 2>&1); code=$?
+[ "$code" = 0 ] || r="exit $code, expected 0: $out"
+[ -n "$r" ] || case "$out" in *'squashfs.ko'*) ;; *) r="output lacks "'squashfs.ko' ;; esac
+result 'the initramfs loads the virtio, ext4, squashfs and overlay modules'
+
 exit $failed

@@ -8,6 +8,8 @@ chown root:root /etc/image-factory/release
 chmod 0644 /etc/image-factory/release
 chown root:root /etc/motd
 chmod 0644 /etc/motd
+chown root:root /etc/systemd/network/80-dhcp.network
+chmod 0644 /etc/systemd/network/80-dhcp.network
 chown root:root /var/www/html/index.html
 chmod 0644 /var/www/html/index.html
-systemctl enable apache2.service
+systemctl enable apache2.service systemd-networkd.service

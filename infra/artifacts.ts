@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RegistryAuth } from "../components/registry";
 import { ArtifactStore, type BootArtifact, BootArtifacts } from "../components/storage";
 import type { SiteConfig } from "./config";
-import type { BootArtifactsOutput, BucketsOutput } from "../components/contract";
+import type { BootArtifactsOutput, BucketsOutput, ImageOutput, VmDiskOutput } from "../components/contract";
+import type { ImagePipeline } from "../components/images";
 
 /** The ArtifactStore the stack configures (image-factory:artifacts), or undefined when it has none. */
 export function deployArtifactStore(config: SiteConfig): ArtifactStore | undefined {
@@ -56,4 +57,40 @@ export function bootArtifactsOutput(set: BootArtifacts): pulumi.Output<BootArtif
             rootfs: only(rootfs),
             manifest: only(manifest),
         }));
+}
+
+/**
+ * Publishes each booted VM disk set to the boot-images bucket under
+ * <image>/<digest>/ (disk.<format>, kernel, initrd, manifest.json, with their
+ * sha256) once its boot test passed, and adds the objects' URLs to the images' `vmDisk`.
+ */
+export function publishVmDisks(
+    store: ArtifactStore,
+    pipeline: ImagePipeline,
+    images: pulumi.Output<Record<string, ImageOutput>>,
+): pulumi.Output<Record<string, ImageOutput>> {
+    const urls: Record<string, pulumi.Output<Record<"disk" | "kernel" | "initrd" | "manifest", string>>> = {};
+    for (const [name, disk] of Object.entries(pipeline.vmDisks)) {
+        const opts = { dependsOn: [pipeline.boots[name], ...store.ready] };
+        const prefix = disk.digest.apply((d) => `${name}/${d}/`);
+        const put = (what: string, key: pulumi.Input<string>, file: pulumi.Input<string>, sha256: pulumi.Input<string>) =>
+            store.publish(`vm-${name}-${what}`, { bucket: "bootImages", key, source: { file }, sha256, metadata: { image: name } }, opts).url;
+        urls[name] = pulumi.output({
+            disk: put("disk", pulumi.interpolate`${prefix}disk.${disk.format}`, disk.path, disk.sha256),
+            kernel: put("kernel", pulumi.interpolate`${prefix}kernel`, disk.kernel.path, disk.kernel.sha256),
+            initrd: put("initrd", pulumi.interpolate`${prefix}initrd`, disk.initrd.path, disk.initrd.sha256),
+            // The manifest last: a manifest present means the set is complete.
+            manifest: put("manifest", pulumi.interpolate`${prefix}manifest.json`, disk.manifest.path, disk.manifest.sha256),
+        });
+    }
+    return pulumi.all([images, pulumi.output(urls)]).apply(([all, u]) =>
+        Object.fromEntries(
+            Object.entries(all).map(([name, img]) => {
+                const v = img.vmDisk;
+                if (!v || !u[name]) return [name, img];
+                const vmDisk: VmDiskOutput = { ...v, url: u[name].disk, kernel: { ...v.kernel, url: u[name].kernel }, initrd: { ...v.initrd, url: u[name].initrd }, manifest: { ...v.manifest, url: u[name].manifest } };
+                return [name, { ...img, vmDisk }];
+            }),
+        ),
+    );
 }

@@ -267,6 +267,19 @@ export const RetentionSection = Strict({
     ),
 });
 
+export const BootSection = Strict(
+    {
+        enabled: Type.Optional(Type.Boolean({ default: true, description: "false: release without the boot gate (per image: the catalog's boot.test: false)." })),
+        dir: Type.Optional(Pattern(/^\//, "an absolute path", { description: "Folder for VM disks, kernels, initrds, manifests and serial logs. Default: <project>/.local/artifacts/vm-disks." })),
+        format: Type.Optional(OneOf(FORMATS, { default: "qcow2" })),
+        diskSize: Type.Optional(Pattern(/^\d+(MiB|GiB)$/, 'a size in MiB or GiB, such as "2GiB"', { default: "2GiB", description: "Virtual size of each VM disk; the root filesystem fills it." })),
+        timeoutSeconds: Type.Optional(Whole(30, 7200, { default: 900, description: "Time limit of one boot (a catalog image's boot.timeoutSeconds wins)." })),
+        memoryMiB: Type.Optional(Whole(256, 65536, { default: 1024 })),
+        accel: Type.Optional(OneOf(["auto", "kvm", "tcg"] as const, { default: "auto", description: "auto: KVM when a guest runs on it, else TCG." })),
+    },
+    { default: {}, description: "The boot gate: bootable images are made into VM disks and booted in qemu before release." },
+);
+
 /** The plain (not secret) keys, each a section. */
 export const StackConfig = Strict({
     site: SiteSection,
@@ -276,6 +289,7 @@ export const StackConfig = Strict({
     hub: Type.Optional(HubSection),
     acp: Type.Optional(AcpSection),
     artifacts: Type.Optional(ArtifactsSection),
+    boot: Type.Optional(BootSection),
     prestage: Type.Optional(PrestageSection),
     rollout: Type.Optional(RolloutSection),
     retention: Type.Optional(RetentionSection),

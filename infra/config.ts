@@ -2,7 +2,7 @@
 // resource is registered. Every problem is reported at once, each naming its key.
 //
 // The keys are declared once in config-schema.ts; the rules a schema cannot say live
-// with their section: config-acp.ts, config-artifacts.ts, config-prestage.ts,
+// with their section: config-acp.ts, config-artifacts.ts, config-boot.ts, config-prestage.ts,
 // config-rollout.ts, and the site, registry, images and hub keys here. parseSiteConfig is pure: it takes the raw
 // values (what pulumi.Config returns) so that unit tests can feed it bad input
 // directly. loadSiteConfig reads them from the stack.
@@ -11,6 +11,7 @@ import type { Customization } from "../components/images";
 import { validate, ValidationProblems } from "../components/schema";
 import { type AcpSiteParts, acpSection } from "./config-acp";
 import { type ArtifactsConfig, artifactsSection } from "./config-artifacts";
+import { type BootConfig, bootSection } from "./config-boot";
 import { type PrestageConfig, prestageSection } from "./config-prestage";
 import { type RetentionConfig, type RolloutConfig, retentionSection, rolloutSection } from "./config-rollout";
 import { NAMESPACE, type Role, SECRET_KEYS, type SecretKey, StackConfig } from "./config-schema";
@@ -19,6 +20,7 @@ import { projectRoot } from "./project-root";
 
 export type { AcpConfig } from "./config-acp";
 export type { ArtifactsConfig } from "./config-artifacts";
+export type { BootConfig } from "./config-boot";
 export type { PrestageConfig, PrestageDiskConfig } from "./config-prestage";
 export type { RetentionConfig, RolloutConfig } from "./config-rollout";
 export { NAMESPACE, ROLES, type Role } from "./config-schema";
@@ -71,6 +73,8 @@ interface SiteBase {
     retention?: RetentionConfig;
     /** The S3 artifact store; absent when the site publishes no artifacts. */
     artifacts?: ArtifactsConfig;
+    /** The boot gate and VM disks (image-factory:boot). */
+    boot: BootConfig;
     prestage: PrestageConfig;
 }
 
@@ -155,6 +159,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
 
     const acp = acpSection(section, role, url, username);
     const artifacts = artifactsSection(section);
+    const boot = bootSection(section);
     const prestage = prestageSection(section);
     const rollout = rolloutSection(section);
     const retention = retentionSection(section);
@@ -170,6 +175,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         rollout,
         retention,
         artifacts,
+        boot,
         prestage,
     };
     if (role === "local") return { ...common, site: { name: siteName!, role } };

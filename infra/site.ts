@@ -10,7 +10,7 @@ import { parseRef, type RegistryAuth, RegistryMirror } from "../components/regis
 import { FleetRetention, FleetRollout, followedImage, groupEntry, reportRollout } from "../components/fleet";
 import { deployAcp } from "./acp";
 import { deployPrestage, releasedRefs } from "./prestage";
-import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts } from "./artifacts";
+import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts, publishVmDisks } from "./artifacts";
 import { ConfigError, NAMESPACE, onAcp, type SiteConfig } from "./config";
 import { projectRoot } from "./project-root";
 import type { SiteResult } from "./outputs";
@@ -47,8 +47,20 @@ export function deploySite(config: SiteConfig): SiteResult {
               pins: config.images.pins,
               storage: config.builder.storage ?? path.join(cacheDir(), "containers"),
               cacheDir: cacheDir(),
+              boot: config.boot.enabled
+                  ? {
+                        dir: config.boot.dir ?? path.join(root, ".local/artifacts/vm-disks"),
+                        format: config.boot.format,
+                        size: config.boot.diskSize,
+                        timeoutSeconds: config.boot.timeoutSeconds,
+                        memoryMiB: config.boot.memoryMiB,
+                        accel: config.boot.accel,
+                    }
+                  : undefined,
           });
-    const images = pipeline ? pipeline.released : mirrorHub(config.hub!, config.registry, names, auth);
+    const released = pipeline ? pipeline.released : mirrorHub(config.hub!, config.registry, names, auth);
+    // Booted VM disks, with their kernel, initrd and manifest, go to the boot-images bucket.
+    const images = store && pipeline ? publishVmDisks(store, pipeline, released) : released;
     // A hub with rollout groups moves each group's channel as the wave planner says;
     // a site in a group reports since when it runs each digest and its health.
     const rollout =

@@ -35,6 +35,39 @@ export interface ImageOutput {
     definitionHash: string;
     /** The image's tests on the build the pipeline last tested (a pin may release an earlier one). */
     tests?: { passed: number; total: number };
+    /** Bootable images: the boot test of the build the pipeline last tested (target reached, failed units, seconds). */
+    boot?: { targetReached: boolean; target: string; failedUnits: number; seconds: number; accel: "kvm" | "tcg"; probes: { passed: number; total: number } };
+    /** Bootable images: the VM disk made from that build, with the kernel and initrd that boot it. */
+    vmDisk?: VmDiskOutput;
+}
+
+export interface VmFileOutput {
+    path: string;
+    sha256: string;
+    size: number;
+    /** Where the artifact store holds it (the boot-images bucket), when the site has one. */
+    url?: string;
+}
+
+/** A bootable image's VM disk (GPT, ext4 root on partition 1) and what boots it (direct kernel boot). */
+export interface VmDiskOutput {
+    /** Absolute path of the disk on the deploying machine. */
+    path: string;
+    /** Where the artifact store holds it (the boot-images bucket), when the site has one. */
+    url?: string;
+    format: "raw" | "qcow2";
+    sha256: string;
+    /** Size of the disk file in bytes. */
+    size: number;
+    virtualSize: number;
+    /** The image digest the disk was made from. */
+    digest: string;
+    kernel: VmFileOutput;
+    initrd: VmFileOutput;
+    /** The kernel command line that boots the disk, e.g. "root=/dev/vda1 rootfstype=ext4 rw console=ttyS0". */
+    kernelArgs: string;
+    /** manifest.json: every file's sha256 and size, the kernel version, the partition. */
+    manifest: VmFileOutput;
 }
 
 /** The artifact store's buckets, by role, and where they are. */

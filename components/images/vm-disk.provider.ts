@@ -79,6 +79,8 @@ export interface VmDiskOutputs extends VmDiskInputs {
     kernel: VmFile;
     initrd: VmFile;
     manifest: VmFile;
+    /** Where the boot test writes the serial console: beside the disk, deleted with it. */
+    serialLog: string;
 }
 
 const CREATED_BY = "image-factory VmDisk";
@@ -189,6 +191,7 @@ export async function makeVmDisk(i: VmDiskInputs, log: (l: string) => void = () 
             kernel,
             initrd,
             manifest: { path: files.manifest, sha256: m.sha256, size: m.size },
+            serialLog: files.serialLog,
         };
     } catch (e) {
         for (const f of [files.kernel, files.initrd, files.disk, files.manifest]) await fs.rm(f, { force: true });
@@ -250,6 +253,6 @@ export const provider: ProviderImpl = {
     async delete(_id, props) {
         const p = props as VmDiskOutputs;
         // The manifest first: a set without one reads as incomplete, never as complete.
-        for (const f of [p.manifest?.path, p.path, p.kernel?.path, p.initrd?.path]) if (f) await fs.rm(f, { force: true });
+        for (const f of [p.manifest?.path, p.path, p.kernel?.path, p.initrd?.path, p.serialLog]) if (f) await fs.rm(f, { force: true });
     },
 };

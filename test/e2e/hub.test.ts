@@ -29,6 +29,8 @@ describe("hub → site mirroring on one backend", () => {
         site = await TestStack.create({ files: PROJECT_FILES, stack: "site-b", backendDir: hub.backendDir });
         for (const [k, v] of [["site.name", "hub"], ["site.role", "local"], ["registry.url", hubReg.address], ["registry.namespace", "hub"]]) await set(hub, k, v);
         await hub.pulumi(["config", "set", "--path", "image-factory:images.select[0]", "homepage"]);
+        // Mirroring is what this test is about; the boot gate has its own (boot.test.ts).
+        await hub.pulumi(["config", "set", "--path", "image-factory:boot.enabled", "false"]);
         for (const [k, v] of [["site.name", "site-b"], ["site.role", "local"], ["registry.url", siteReg.address], ["registry.namespace", "site-b"], ["hub.stack", "organization/image-factory/hub"]]) await set(site, k, v);
         for (let i = 0; i < SELECT.length; i++) await site.pulumi(["config", "set", "--path", `image-factory:images.select[${i}]`, SELECT[i]]);
     });

@@ -50,6 +50,8 @@ describe("image pipeline on the real engine", () => {
         // The demo tree (edge-node, a kernel image, is covered by the boot artifacts tests).
         await stack.pulumi(["config", "set", "--path", "image-factory:images.select[0]", "homepage"]);
         await stack.pulumi(["config", "set", "--path", "image-factory:images.select[1]", "database"]);
+        // Builds, tests, pins and rollbacks; the boot gate has its own test (boot.test.ts).
+        await stack.pulumi(["config", "set", "--path", "image-factory:boot.enabled", "false"]);
     });
     afterAll(async () => {
         await stack?.cleanup();

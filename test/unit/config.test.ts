@@ -21,6 +21,7 @@ describe("stack configuration", () => {
         expect(c.images).toEqual({ catalog: "images", select: undefined, channel: undefined, pins: {}, customizations: {} });
         expect(c.builder.kind).toBe("local");
         expect(c.hub).toBeUndefined();
+        expect(c.boot).toEqual({ enabled: true, dir: undefined, format: "qcow2", diskSize: "2GiB", timeoutSeconds: 900, memoryMiB: 1024, accel: "auto" });
     });
 
     it.each([
@@ -37,6 +38,11 @@ describe("stack configuration", () => {
         ["a hub that is not org/project/stack", { ...base, hub: { stack: "hub" } }, 'image-factory:hub.stack: must be organization/project/stack, got "hub"'],
         ["pins on a mirroring site", { ...base, hub: { stack: "o/p/hub" }, images: { pins: { base: "1.0" } } }, "image-factory:images.pins: a site that mirrors a hub releases the hub's tags; pin on the hub"],
         ["customizations on a mirroring site", { ...base, hub: { stack: "o/p/hub" }, images: { customizations: { base: { packages: ["vim"] } } } }, "image-factory:images.customizations: a site that mirrors a hub hosts the hub's images as built"],
+        ["a boot time limit out of range", { ...base, boot: { timeoutSeconds: 5 } }, "image-factory:boot.timeoutSeconds: must be a whole number from 30 to 7200, got 5"],
+        ["an unknown VM disk format", { ...base, boot: { format: "vmdk" } }, 'image-factory:boot.format: must be one of "raw", "qcow2", got "vmdk"'],
+        ["a VM disk size without a unit", { ...base, boot: { diskSize: "2048" } }, 'image-factory:boot.diskSize: must be a size in MiB or GiB, such as "2GiB", got "2048"'],
+        ["an unknown accelerator", { ...base, boot: { accel: "hvf" } }, 'image-factory:boot.accel: must be one of "auto", "kvm", "tcg", got "hvf"'],
+        ["boot.enabled as a string", { ...base, boot: { enabled: "no" } }, 'image-factory:boot.enabled: must be true or false, got "no"'],
     ])("reports %s, naming the key", (_what, values, expected) => {
         expect(problems(values).join("\n")).toContain(expected);
     });

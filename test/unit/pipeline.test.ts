@@ -32,6 +32,15 @@ beforeAll(() => {
                     const results = i.tests.map((t: { name: string }) => ({ name: t.name, passed: true, durationMs: 1, detail: "" }));
                     return { id: i.name, state: { ...i, digest: i.ref.split("@")[1], results } };
                 }
+                if (args.type.endsWith(":VmDisk")) {
+                    const digest = i.ref.split("@")[1];
+                    const file = (ext: string) => ({ path: `${i.dir}/${i.image}-${digest.slice(7, 19)}.${ext}`, sha256: digestOf(`${i.ref}${ext}`).slice(7), size: 1 });
+                    return { id: file(i.format).path, state: { ...i, digest, path: file(i.format).path, sha256: file(i.format).sha256, fileSize: 1, virtualSize: 2 ** 31, kernelVersion: "6.1.0-50-cloud-amd64", kernelArgs: "root=/dev/vda1 rw console=ttyS0", kernel: file("vmlinuz"), initrd: file("initrd"), manifest: file("json"), serialLog: file("boot.log").path } };
+                }
+                if (args.type.endsWith(":BootTest")) {
+                    const result = { targetReached: true, target: "graphical.target", state: "running", failedUnits: [], seconds: 90, guestSeconds: 80, accel: "tcg", probes: i.probes.map((p: { name: string }) => ({ name: p.name, passed: true, detail: "" })) };
+                    return { id: i.image, state: { ...i, digest: i.ref.split("@")[1], result } };
+                }
                 if (args.type.endsWith(":ImageRelease")) return { id: i.name, state: { ...i, ref: `${i.registry}/${i.repository}@${i.digest}`, previous: {} } };
                 return { id: `${args.name}-id`, state: args.inputs };
             },
@@ -47,7 +56,9 @@ beforeAll(() => {
 
 const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
 
-function pipeline(pins: Record<string, string> = {}, name = "images") {
+const BOOT = { dir: "/var/lib/vm-disks", format: "qcow2" as const, size: "2GiB", timeoutSeconds: 900, memoryMiB: 1024, accel: "auto" as const };
+
+function pipeline(pins: Record<string, string> = {}, name = "images", boot?: typeof BOOT) {
     const catalog = loadCatalog(path.join(ROOT, "images"));
     return new ImagePipeline(name, {
         images: resolveImages(catalog, catalog.order),
@@ -58,6 +69,7 @@ function pipeline(pins: Record<string, string> = {}, name = "images") {
         pins,
         storage: "/var/cache/containers",
         cacheDir: "/var/cache/image-factory",
+        boot,
     });
 }
 
@@ -107,6 +119,34 @@ describe("ImagePipeline", () => {
 
     it("a pin of an image that is not selected is an error naming the key", () => {
         expect(() => pipeline({ nginx: "1.0" }, "badpin")).toThrow(/image-factory:images\.pins\.nginx: "nginx" is not a selected catalog image/);
+    });
+});
+
+describe("ImagePipeline with the boot gate", () => {
+    it("makes a VM disk of each bootable image's tested digest and boots it before release; children build on the booted digest", async () => {
+        const p = pipeline({}, "booted", BOOT);
+        const released = await value(p.released);
+        // Every catalog image descends from the bootable base.
+        expect(Object.keys(p.vmDisks).sort()).toEqual(["base", "database", "edge-node", "homepage", "httpd"]);
+        const tested = await value(p.tests.base.digest);
+        expect(await value((p.vmDisks.base as any).ref as pulumi.Output<string>)).toBe(`registry.site.example:5000/site-a/base@${tested}`);
+        expect(await value(p.boots.base.ref)).toBe(`registry.site.example:5000/site-a/base@${tested}`);
+        expect(await value((p.builds.httpd as any).parentRef as pulumi.Output<string>)).toBe(await value(p.boots.base.ref));
+        // The catalog's service probes are the boot test's probes; commands and files are not.
+        expect(await value((p.boots.homepage as any).probes)).toEqual([{ name: "serves the homepage", http: { port: 80, path: "/", status: 200, contains: "Image Mode" } }]);
+        expect(await value((p.boots.database as any).probes)).toEqual([{ name: "accepts connections on 3306", tcp: { port: 3306 } }]);
+        expect(await value((p.boots.base as any).serialLog as pulumi.Output<string>)).toBe(`/var/lib/vm-disks/base-${tested.slice(7, 19)}.boot.log`);
+        expect(released.homepage).toMatchObject({
+            boot: { targetReached: true, failedUnits: 0, seconds: 90, accel: "tcg", probes: { passed: 1, total: 1 } },
+            vmDisk: { format: "qcow2", digest: released.homepage.digest, kernelArgs: "root=/dev/vda1 rw console=ttyS0", path: expect.stringMatching(/^\/var\/lib\/vm-disks\/homepage-[a-f0-9]{12}\.qcow2$/) },
+        });
+        expect(await pulumi.isSecret((p.vmDisks.base as any).auth)).toBe(true);
+    });
+
+    it("without boot settings nothing is booted, and outputs carry no boot fields", async () => {
+        const p = pipeline({}, "unbooted");
+        expect(Object.keys(p.vmDisks)).toEqual([]);
+        expect((await value(p.released)).base.boot).toBeUndefined();
     });
 });
 

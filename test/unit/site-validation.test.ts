@@ -15,8 +15,11 @@ async function registeredBy(fn: () => unknown): Promise<{ error: string; registe
             newResource: (args) => {
                 registered.push(`${args.type}:${args.name}`);
                 inputs.set(args.name, args.inputs);
-                // An image test reports its results; every other output echoes the inputs.
-                return { id: `${args.name}-id`, state: { ...args.inputs, results: args.inputs.results ?? [] } };
+                // An image test reports its results, a boot test its result; every other output echoes the inputs.
+                const booted = args.type.endsWith(":BootTest")
+                    ? { result: { targetReached: true, target: "multi-user.target", state: "running", failedUnits: [], seconds: 1, guestSeconds: 1, accel: "tcg", probes: [] } }
+                    : {};
+                return { id: `${args.name}-id`, state: { ...args.inputs, results: args.inputs.results ?? [], ...booted } };
             },
             call: (args) => {
                 throw new Error(`unmocked invoke ${args.token}`);

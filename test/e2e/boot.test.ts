@@ -1,0 +1,139 @@
+// The boot gate on the real engine: the demo tree (base → httpd → homepage,
+// base → database) is built, tested, made into VM disks, booted in qemu and only
+// then released; apache2 and mariadb run under systemd and answer through
+// forwarded loopback ports. A no-op up boots nothing; a homepage change boots
+// only homepage; a unit that fails at boot (a test-only catalog addition) stops
+// that image's release and its child's, with the console's tail in the error.
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExecError } from "../../components/exec";
+import { sha256File } from "../../components/hash";
+import { RegistryClient } from "../../components/registry/client";
+import { testRegistry } from "../support/registry";
+import { TestStack } from "./harness";
+
+const IMAGES = ["base", "database", "httpd", "homepage"];
+const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "infra", "components", "images"];
+
+/** The boot gate's steps a preview plans, as "<op> <Type>::<name>". */
+async function plannedSteps(stack: TestStack): Promise<string[]> {
+    const r = await stack.preview(["--json"]);
+    const steps: Array<{ op: string; urn: string }> = JSON.parse(r.stdout).steps ?? [];
+    return steps
+        .filter((s) => s.op !== "same" && /image-factory:(Image(Build|Test|Release)|VmDisk|BootTest)::/.test(s.urn))
+        .map((s) => `${s.op} ${s.urn.replace(/.*image-factory:(\w+)::(.*)$/, "$1::$2")}`)
+        .sort();
+}
+
+describe("the boot gate on the real engine", () => {
+    let reg: Awaited<ReturnType<typeof testRegistry>>;
+    let stack: TestStack;
+    let client: RegistryClient;
+    const edit = async (file: string, fn: (t: string) => string) => {
+        const p = path.join(stack.dir, file);
+        await fs.writeFile(p, fn(await fs.readFile(p, "utf8")));
+    };
+
+    beforeAll(async () => {
+        reg = await testRegistry();
+        client = new RegistryClient(reg.address);
+        stack = await TestStack.create({ files: PROJECT_FILES, stack: "boot" });
+        for (const [k, v] of [
+            ["site.name", "e2e"],
+            ["site.role", "local"],
+            ["registry.url", reg.address],
+            ["registry.namespace", "e2e"],
+            ["images.select[0]", "homepage"],
+            ["images.select[1]", "database"],
+        ]) {
+            await stack.pulumi(["config", "set", "--path", `image-factory:${k}`, v]);
+        }
+    });
+    afterAll(async () => {
+        await stack?.cleanup();
+        await reg?.stop();
+    });
+
+    it("up boots each image from its VM disk before releasing it; outputs hold the disk and the boot result", async () => {
+        await stack.up();
+        const { images } = await stack.outputs();
+        expect(Object.keys(images).sort()).toEqual([...IMAGES].sort());
+        for (const name of IMAGES) {
+            const { boot, vmDisk, digest } = images[name];
+            console.log(`${name}: booted (${boot.accel}) in ${boot.seconds}s; VM disk ${vmDisk.size} bytes (${vmDisk.format}), kernel ${vmDisk.kernel.size}, initrd ${vmDisk.initrd.size}`);
+            expect(boot, name).toMatchObject({ targetReached: true, failedUnits: 0 });
+            expect(vmDisk, name).toMatchObject({ format: "qcow2", digest, virtualSize: 2 * 1024 ** 3 });
+            expect(vmDisk.path).toContain(`${name}-${digest.slice(7, 19)}.qcow2`);
+            expect(await sha256File(vmDisk.path), name).toBe(vmDisk.sha256);
+            expect(await client.resolve(`e2e/${name}`, "latest"), name).toBe(digest);
+        }
+        // apache2 and mariadb were started by systemd and answered through forwarded ports.
+        expect(images.homepage.boot.probes).toEqual({ passed: 1, total: 1 });
+        expect(images.database.boot.probes).toEqual({ passed: 1, total: 1 });
+        const boots = (await stack.resources()).filter((r) => r.type.endsWith("image-factory:BootTest"));
+        expect(boots.map((b) => b.outputs!.digest).sort()).toEqual(IMAGES.map((n) => images[n].digest).sort());
+    });
+
+    it("a no-op up boots nothing", async () => {
+        const r = await stack.up();
+        expect(r.stdout).not.toMatch(/\[(build|vm-disk|boot) [\w-]+\]/);
+        await stack.preview(["--expect-no-changes"]);
+    });
+
+    it("a homepage change makes and boots only homepage's disk", async () => {
+        const before = (await stack.outputs()).images;
+        await edit("images/files/homepage/index.html", (t) => t.replace("Image Mode for the edge", "Image Mode for the edge, booted"));
+        const planned = await plannedSteps(stack);
+        expect(planned.filter((p) => !p.endsWith("::homepage"))).toEqual([]);
+        expect(planned).toEqual(expect.arrayContaining(["update BootTest::homepage", "update ImageBuild::homepage"]));
+        expect(planned.some((p) => /VmDisk::homepage/.test(p))).toBe(true);
+        const r = await stack.up();
+        expect(r.stdout).toMatch(/\[boot homepage\] booted/);
+        expect(r.stdout).not.toMatch(/\[(vm-disk|boot) (base|httpd|database)\]/);
+        const after = (await stack.outputs()).images;
+        for (const name of ["base", "httpd", "database"]) expect(after[name].vmDisk, name).toEqual(before[name].vmDisk);
+        expect(after.homepage.vmDisk.sha256).not.toBe(before.homepage.vmDisk.sha256);
+        await expect(fs.stat(before.homepage.vmDisk.path)).rejects.toThrow(); // the replaced disk is gone
+    });
+
+    it("a unit that fails at boot stops the image's release and its child's, with the console's tail", async () => {
+        // A test-only catalog addition: a child of base whose service cannot start, and its child.
+        const unit = ["[Unit]", "Description=A service that cannot start", "[Service]", "Type=oneshot", "ExecStart=/usr/bin/false", "[Install]", "WantedBy=multi-user.target"];
+        await fs.writeFile(
+            path.join(stack.dir, "images/broken.yaml"),
+            [
+                "name: broken",
+                'version: "1.0.0"',
+                "parent: base",
+                "units:",
+                "  enable: [broken.service]",
+                "files:",
+                "  - path: /etc/systemd/system/broken.service",
+                "    content: |",
+                ...unit.map((l) => `      ${l}`),
+                "",
+            ].join("\n"),
+        );
+        await fs.writeFile(path.join(stack.dir, "images/broken-child.yaml"), 'name: broken-child\nversion: "1.0.0"\nparent: broken\n');
+        await stack.pulumi(["config", "set", "--path", "image-factory:images.select[2]", "broken-child"]);
+        const err = (await stack.up().catch((e: ExecError) => e)) as ExecError;
+        expect(err).toBeInstanceOf(ExecError);
+        const output = `${err.stdout}\n${err.stderr}`;
+        expect(output).toMatch(/broken: boot test failed for .*\/e2e\/broken@sha256:[a-f0-9]{64}: 1 unit\(s\) failed at boot: broken\.service; nothing is released/);
+        expect(output).toMatch(/Serial console \(last lines of .*broken-[a-f0-9]{12}\.boot\.log\):/);
+        expect(output).toMatch(/\| .*broken\.service/);
+        expect(output).not.toMatch(/\[build broken-child\] building/);
+        expect(await client.listTags("e2e/broken")).toEqual([]);
+        expect(await client.listTags("e2e/broken-child")).toEqual([]);
+        // The rest of the tree stays released.
+        const { images } = await stack.outputs();
+        expect(Object.keys(images).sort()).toEqual([...IMAGES].sort());
+    });
+
+    it("destroy removes the VM disks", async () => {
+        const { images } = await stack.outputs();
+        await stack.destroy();
+        for (const name of IMAGES) await expect(fs.stat(images[name].vmDisk.path), name).rejects.toThrow();
+    });
+});

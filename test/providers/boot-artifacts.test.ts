@@ -1,7 +1,10 @@
-// BootArtifacts against real tools: a Debian image with a kernel is built and
-// pushed to a test registry, then the provider pulls it by digest, extracts the
-// kernel and initrd, builds the squashfs rootfs and uploads the set to a real S3
-// server. The manifest's checksums are checked against the objects read back.
+// BootArtifacts against real tools, on what users get: the catalog's own base
+// and edge-node (images/*.yaml) are built as the pipeline builds them and pushed
+// to a test registry; the provider pulls edge-node by digest, extracts the kernel
+// and initrd, builds the squashfs rootfs and uploads the set to a real S3 server.
+// The manifest's checksums are checked against the objects read back, and the
+// set boots in qemu from kernel + initrd + squashfs to its default target with
+// no failed unit, judged as the pipeline's boot gate judges.
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -14,7 +17,8 @@ import { s3Client } from "../../components/storage/s3";
 import { headObject, verifyObject } from "../../components/storage/upload";
 import type { RunningRegistry } from "../../scripts/services/registry";
 import type { RunningS3 } from "../../scripts/services/s3";
-import { pushBootableImage } from "../support/bootable-image";
+import { bootTest } from "../../components/images/boot-test.provider";
+import { buildCatalogImage } from "../support/catalog-image";
 import { testRegistry } from "../support/registry";
 import { testS3 } from "../support/s3";
 
@@ -24,9 +28,14 @@ let ref: string;
 let work: string;
 
 beforeAll(async () => {
-    [s3, registry] = await Promise.all([testS3(), testRegistry()]);
+    registry = await testRegistry();
     work = await fs.mkdtemp(path.join(os.tmpdir(), "if-boot-test-"));
-    ref = await pushBootableImage(registry.address, "demo/bootable");
+    const catalog = path.resolve(__dirname, "../../images");
+    const started = Date.now();
+    const base = await buildCatalogImage(registry.address, catalog, "base", null);
+    ref = await buildCatalogImage(registry.address, catalog, "edge-node", base);
+    console.log(`catalog base and edge-node built in ${Math.round((Date.now() - started) / 1000)}s`);
+    s3 = await testS3();
     await bucketProvider.create({
         name: "boot-images",
         s3: { endpoint: s3.endpoint, region: "us-east-1", pathStyle: true },
@@ -34,7 +43,7 @@ beforeAll(async () => {
         noncurrentVersionDays: 30,
         forceDestroy: true,
     });
-});
+}, 60 * 60_000); // two image builds with a kernel: tens of minutes on a busy 2-core machine
 
 afterAll(async () => {
     await Promise.all([s3?.stop(), registry?.stop()]);
@@ -57,7 +66,7 @@ describe("BootArtifacts", () => {
 
     it("publishes kernel, initrd, squashfs rootfs and a manifest whose checksums match the objects", async () => {
         const inputs = {
-            image: "bootable",
+            image: "edge-node",
             ref,
             bucket: "boot-images",
             s3: { endpoint: s3.endpoint, region: "us-east-1", pathStyle: true },
@@ -69,20 +78,20 @@ describe("BootArtifacts", () => {
         console.log(`boot artifact set built and uploaded in ${((Date.now() - started) / 1000).toFixed(0)}s`);
         const o = outs as BootArtifactsOutputs;
         const digest = ref.split("@")[1];
-        expect(id).toBe(`s3://boot-images/bootable/${digest}/`);
-        expect(o.kernelVersion).toMatch(/^6\.1\.\d+-\d+-amd64$/);
+        expect(id).toBe(`s3://boot-images/edge-node/${digest}/`);
+        expect(o.kernelVersion).toMatch(/^6\.1\.\d+-\d+-cloud-amd64$/); // base's kernel, inherited
 
         // The manifest, read back from S3, lists each object with its real size and sha256.
         const client = s3Client(s3.connection);
-        const got = await client.send(new GetObjectCommand({ Bucket: "boot-images", Key: `bootable/${digest}/manifest.json` }));
+        const got = await client.send(new GetObjectCommand({ Bucket: "boot-images", Key: `edge-node/${digest}/manifest.json` }));
         const manifest = JSON.parse(await got.Body!.transformToString()) as BootManifest;
         client.destroy();
-        expect(manifest).toMatchObject({ schemaVersion: 1, image: "bootable", ref, digest, kernelVersion: o.kernelVersion, createdBy: "image-factory BootArtifacts" });
+        expect(manifest).toMatchObject({ schemaVersion: 1, image: "edge-node", ref, digest, kernelVersion: o.kernelVersion, createdBy: "image-factory BootArtifacts" });
         expect(manifest.artifacts.map((a) => a.name)).toEqual(["kernel", "initrd", "rootfs"]);
         for (const a of manifest.artifacts) {
-            const read = await verifyObject(s3.connection, "boot-images", `bootable/${digest}/${a.name}`, a.sha256);
+            const read = await verifyObject(s3.connection, "boot-images", `edge-node/${digest}/${a.name}`, a.sha256);
             expect(read.size, a.name).toBe(a.size);
-            expect(o[a.name as "kernel"]).toMatchObject({ sha256: a.sha256, size: a.size, key: `bootable/${digest}/${a.name}` });
+            expect(o[a.name as "kernel"]).toMatchObject({ sha256: a.sha256, size: a.size, key: `edge-node/${digest}/${a.name}` });
         }
 
         // They are what they claim to be: a bzImage kernel, an initramfs, a squashfs with the image's files.
@@ -103,24 +112,35 @@ describe("BootArtifacts", () => {
         expect(listing).toMatch(new RegExp(`squashfs-root/usr/lib/modules/${o.kernelVersion.replace(/\./g, "\\.")}/`));
         expect(listing).not.toMatch(/squashfs-root\/boot\/vmlinuz/);
         const initrd = await fetchTo("initrd");
+        console.log(`kernel ${o.kernel.size} bytes, initrd ${o.initrd.size} bytes, squashfs rootfs ${o.rootfs.size} bytes`);
 
-        // And the set boots: the kernel and initrd mount the squashfs as root and run a program from it.
-        const boot = await run(
-            "qemu-system-x86_64",
-            ["-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot", "-kernel", path.join(work, "kernel"), "-initrd", initrd,
-                "-drive", `file=${rootfs},format=raw,if=virtio,readonly=on`,
-                "-append", "console=ttyS0 root=/dev/vda rootfstype=squashfs ro quiet panic=-1 init=/usr/bin/cat -- /etc/debian_version /proc/version"],
-            { timeoutMs: 5 * 60_000 },
-        );
-        expect(boot.stdout).toMatch(/^(\S*)12\.\d+\r?$/m); // /etc/debian_version of the squashfs
-        expect(boot.stdout).toContain(`Linux version ${o.kernelVersion} `);
+        // And the set boots as a network boot server boots it: the squashfs as a read-only
+        // disk and root=<it>; the initrd mounts it under a writable overlay; systemd reaches
+        // its default target with no failed unit (the boot gate's own judgement).
+        const booted = await bootTest({
+            image: "edge-node",
+            ref,
+            disk: { path: rootfs, format: "raw", sha256: o.rootfs.sha256 },
+            kernel: path.join(work, "kernel"),
+            initrd,
+            kernelArgs: "root=/dev/vda console=ttyS0",
+            probes: [],
+            timeoutSeconds: 1200,
+            memoryMiB: 1024,
+            accel: "auto",
+            serialLog: path.join(work, "edge-node.boot.log"),
+        });
+        console.log(`edge-node booted from its boot artifacts with ${booted.result.accel} in ${booted.result.seconds}s`);
+        expect(booted.result).toMatchObject({ targetReached: true, failedUnits: [], state: "running" });
+        const log = await fs.readFile(path.join(work, "edge-node.boot.log"), "utf8");
+        expect(log).toContain("overlay-root: squashfs root with a writable tmpfs overlay");
 
         // Read sees the set; delete removes every object of it.
         expect((await provider.read!(id, o)).id).toBe(id);
         await provider.delete(id, o);
         for (const a of [o.kernel, o.initrd, o.rootfs, o.manifest]) expect(await headObject(s3.connection, "boot-images", a.key)).toBeUndefined();
         expect(await provider.read!(id, o)).toEqual({ id: "", props: {} });
-    });
+    }, 45 * 60_000); // a squashfs of the image and a boot under TCG on a busy machine
 
     it("an image without a kernel fails with a message naming the image", async () => {
         // The registry's own config blob is no image; use a tiny image without /boot instead.

@@ -9,44 +9,20 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../components/exec";
 import { parseBootReport, provider as bootProvider, type BootTestInputs, type BootTestOutputs } from "../../components/images/boot-test.provider";
-import { provider as buildProvider } from "../../components/images/build.provider";
-import { cacheDir as defaultCacheDir } from "../../components/cache";
 import { buildah } from "../../components/images/buildah";
-import { loadCatalog } from "../../components/images/catalog";
-import { resolveImages } from "../../components/images/definition";
-import { contextInputs } from "../../components/images/pipeline";
 import { BOOT_REPORT_MARKER } from "../../components/images/render/boot";
 import { provider as diskProvider, ROOT_X86_64_TYPE, type VmDiskOutputs } from "../../components/images/vm-disk.provider";
 import { readPartitionTable } from "../../components/prestage/build";
 import { sha256File } from "../../components/hash";
+import { buildCatalogImage, catalogStorage } from "../support/catalog-image";
 import { testRegistry } from "../support/registry";
 
-const cacheDir = defaultCacheDir();
-const storage = path.join(cacheDir, "containers");
+const storage = catalogStorage();
 const ROOT = path.resolve(__dirname, "../..");
 
 let reg: Awaited<ReturnType<typeof testRegistry>>;
 let work: string;
 let baseRef: string;
-
-/** Builds a catalog image (as the pipeline does) and returns its ref by digest. */
-async function buildCatalogImage(catalogDir: string, name: string, parentRef: string | null): Promise<string> {
-    const r = resolveImages(loadCatalog(catalogDir), [name]).get(name)!;
-    const { outs } = await buildProvider.create({
-        name,
-        version: r.def.version,
-        registry: reg.address,
-        repository: `boot/${name}`,
-        definitionHash: r.definitionHash,
-        containerfile: r.containerfile,
-        context: contextInputs(r.context),
-        source: r.def.source ?? null,
-        parentRef,
-        storage,
-        cacheDir,
-    });
-    return outs.ref as string;
-}
 
 function bootInputs(image: string, ref: string, d: VmDiskOutputs, extra: Partial<BootTestInputs> = {}): BootTestInputs {
     return {
@@ -69,7 +45,7 @@ beforeAll(async () => {
     reg = await testRegistry();
     work = await fs.mkdtemp(path.join(os.tmpdir(), "if-vm-boot-"));
     const started = Date.now();
-    baseRef = await buildCatalogImage(path.join(ROOT, "images"), "base", null);
+    baseRef = await buildCatalogImage(reg.address, path.join(ROOT, "images"), "base", null, "boot/base");
     console.log(`catalog base built in ${Math.round((Date.now() - started) / 1000)}s: ${baseRef}`);
 }, 45 * 60_000); // a kernel image's first build takes over 15 minutes on 2 busy cores
 
@@ -179,7 +155,7 @@ describe("VmDisk and BootTest on the catalog's base image", () => {
                 "",
             ].join("\n"),
         );
-        const brokenRef = await buildCatalogImage(dir, "broken", baseRef);
+        const brokenRef = await buildCatalogImage(reg.address, dir, "broken", baseRef, "boot/broken");
         const { outs } = await diskProvider.create((await diskProvider.check({}, { image: "broken", ref: brokenRef, dir: path.join(work, "disks"), storage, format: "raw", size: "1GiB" })).inputs);
         const d = outs as VmDiskOutputs;
         expect(d.path.endsWith(".raw")).toBe(true);

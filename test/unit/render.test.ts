@@ -33,6 +33,14 @@ describe("Containerfile (bootc style)", () => {
         expect(cf).toContain('"containers.bootc"="1"');
     });
 
+    it("edge-node: a file that configures the initramfs makes the initramfs again, after it is copied", () => {
+        const lines = resolved.get("edge-node")!.containerfile.split("\n");
+        const copied = lines.findIndex((l) => l.includes('"/etc/initramfs-tools/scripts/local-bottom/overlay-root"'));
+        expect(lines[copied]).toMatch(/^COPY --chown=root:root --chmod=0755 /);
+        expect(lines.indexOf("RUN update-initramfs -u -k all")).toBeGreaterThan(copied);
+        expect(resolved.get("homepage")!.containerfile).not.toContain("update-initramfs");
+    });
+
     it("the build context holds every file the Containerfile copies", () => {
         const r = resolved.get("base")!;
         expect([...r.context.keys()].sort()).toEqual([

@@ -13,6 +13,9 @@ export const PARENT_ARG = "PARENT_IMAGE";
 /** The file the rootfs source is bootstrapped into, in the build context. */
 export const ROOTFS_TAR = "rootfs.tar";
 
+/** Files under this folder configure the initramfs (initramfs-tools, apt images). */
+export const INITRAMFS_CONFIG = "/etc/initramfs-tools/";
+
 const CONTROL = /[^ -~\u00a0-\uffff]/;
 
 /** A Containerfile double-quoted string: buildah's parser reads \\, \" and \$ as the characters themselves. */
@@ -92,6 +95,9 @@ export function renderContainerfile(def: ImageDefinition, pm: PackageManager, bo
     for (const f of [...def.files].sort((a, b) => a.path.localeCompare(b.path))) {
         lines.push(`COPY --chown=${flag("owner", f.owner)} --chmod=${flag("mode", f.mode)} ${dq(`files${f.path}`)} ${dq(f.path)}`);
     }
+    // The initramfs is made when the kernel is installed, before the files are
+    // copied: files that configure it (modules, hooks, scripts) make it again.
+    if (pm === "apt" && def.files.some((f) => f.path.startsWith(INITRAMFS_CONFIG))) lines.push("RUN update-initramfs -u -k all");
     if (def.units.enable.length) lines.push(`RUN systemctl enable ${words(def.units.enable)}`);
     if (def.units.disable.length) lines.push(`RUN systemctl disable ${words(def.units.disable)}`);
     const labels: Record<string, string> = {

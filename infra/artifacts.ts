@@ -61,9 +61,15 @@ export function bootArtifactsOutput(set: BootArtifacts): pulumi.Output<BootArtif
 
 /**
  * Publishes each booted VM disk set to the boot-images bucket under
- * <image>/<digest>/ (disk.<format>, kernel, initrd, manifest.json, with their
+ * <image>/<digest>/vm/ (disk.<format>, kernel, initrd, manifest.json, with their
  * sha256) once its boot test passed, and adds the objects' URLs to the images' `vmDisk`.
+ * The vm/ folder keeps the set apart from the image's boot artifact set, which lives
+ * directly under <image>/<digest>/ with keys of the same names (two owners of one key
+ * overwrote each other's manifest on every up).
  */
+/** Where an image's VM disk set goes in the boot-images bucket: beside, not on top of, its boot artifact set. */
+export const vmDiskPrefix = (image: string, digest: string) => `${image}/${digest}/vm/`;
+
 export function publishVmDisks(
     store: ArtifactStore,
     pipeline: ImagePipeline,
@@ -72,7 +78,7 @@ export function publishVmDisks(
     const urls: Record<string, pulumi.Output<Record<"disk" | "kernel" | "initrd" | "manifest", string>>> = {};
     for (const [name, disk] of Object.entries(pipeline.vmDisks)) {
         const opts = { dependsOn: [pipeline.boots[name], ...store.ready] };
-        const prefix = disk.digest.apply((d) => `${name}/${d}/`);
+        const prefix = disk.digest.apply((d) => vmDiskPrefix(name, d));
         const put = (what: string, key: pulumi.Input<string>, file: pulumi.Input<string>, sha256: pulumi.Input<string>) =>
             store.publish(`vm-${name}-${what}`, { bucket: "bootImages", key, source: { file }, sha256, metadata: { image: name } }, opts).url;
         urls[name] = pulumi.output({

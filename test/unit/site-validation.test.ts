@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import { describe, expect, it } from "vitest";
 import { parseSiteConfig } from "../../infra/config";
+import { vmDiskPrefix } from "../../infra/artifacts";
 import { deploySite } from "../../infra/site";
 
 async function registeredBy(fn: () => unknown): Promise<{ error: string; registered: string[]; inputs: Map<string, Record<string, any>> }> {
@@ -80,5 +81,15 @@ describe("deploySite on good input", () => {
         // The lineage flattened: homepage's own name, its parents' packages.
         expect(blueprint).toMatch(/^name = "homepage"$/m);
         expect(blueprint).toMatch(/^name = "apache2"$/m);
+    });
+});
+
+describe("the boot-images bucket", () => {
+    it("keeps an image's VM disk set apart from its boot artifact set (one owner per key)", () => {
+        // BootArtifacts writes kernel, initrd, rootfs and manifest.json directly under <image>/<digest>/.
+        const bootArtifactKeys = ["kernel", "initrd", "rootfs", "manifest.json"].map((f) => `edge-node/sha256:0a/${f}`);
+        const vmKeys = ["disk.qcow2", "kernel", "initrd", "manifest.json"].map((f) => `${vmDiskPrefix("edge-node", "sha256:0a")}${f}`);
+        expect(vmKeys.filter((k) => bootArtifactKeys.includes(k))).toEqual([]);
+        expect(vmDiskPrefix("edge-node", "sha256:0a")).toBe("edge-node/sha256:0a/vm/");
     });
 });

@@ -114,7 +114,9 @@ describe("VmDisk and BootTest on the catalog's base image", () => {
 
         // Same digest, same disk: nothing to do. Another digest or format: a new disk.
         expect((await diskProvider.diff(id, disk, { ...inputs })).changes).toBe(false);
-        expect((await diskProvider.diff(id, disk, { ...inputs, ref: baseRef.replace(/.$/, "0") })).replaces).toEqual(["ref"]);
+        // Another digest: the last hex digit changed (to "0", or to "1" when it already is "0").
+        const otherRef = baseRef.replace(/.$/, (c) => (c === "0" ? "1" : "0"));
+        expect((await diskProvider.diff(id, disk, { ...inputs, ref: otherRef })).replaces).toEqual(["ref"]);
         expect((await diskProvider.read!(id, disk)).id).toBe(id);
     });
 

@@ -12,6 +12,7 @@ import { sha256File } from "../../components/hash";
 import { RegistryClient } from "../../components/registry/client";
 import { testRegistry } from "../support/registry";
 import { TestStack } from "./harness";
+import { BROKEN_IMAGE_YAML } from "../support/broken-image";
 
 const IMAGES = ["base", "database", "httpd", "homepage"];
 const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "infra", "components", "images"];
@@ -99,22 +100,7 @@ describe("the boot gate on the real engine", () => {
 
     it("a unit that fails at boot stops the image's release and its child's, with the console's tail", async () => {
         // A test-only catalog addition: a child of base whose service cannot start, and its child.
-        const unit = ["[Unit]", "Description=A service that cannot start", "[Service]", "Type=oneshot", "ExecStart=/usr/bin/false", "[Install]", "WantedBy=multi-user.target"];
-        await fs.writeFile(
-            path.join(stack.dir, "images/broken.yaml"),
-            [
-                "name: broken",
-                'version: "1.0.0"',
-                "parent: base",
-                "units:",
-                "  enable: [broken.service]",
-                "files:",
-                "  - path: /etc/systemd/system/broken.service",
-                "    content: |",
-                ...unit.map((l) => `      ${l}`),
-                "",
-            ].join("\n"),
-        );
+        await fs.writeFile(path.join(stack.dir, "images/broken.yaml"), BROKEN_IMAGE_YAML);
         await fs.writeFile(path.join(stack.dir, "images/broken-child.yaml"), 'name: broken-child\nversion: "1.0.0"\nparent: broken\n');
         await stack.pulumi(["config", "set", "--path", "image-factory:images.select[2]", "broken-child"]);
         const err = (await stack.up().catch((e: ExecError) => e)) as ExecError;

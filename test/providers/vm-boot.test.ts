@@ -16,6 +16,7 @@ import { readPartitionTable } from "../../components/prestage/build";
 import { sha256File } from "../../components/hash";
 import { buildCatalogImage, catalogStorage } from "../support/catalog-image";
 import { testRegistry } from "../support/registry";
+import { BROKEN_IMAGE_YAML } from "../support/broken-image";
 
 const storage = catalogStorage();
 const ROOT = path.resolve(__dirname, "../..");
@@ -136,27 +137,7 @@ describe("VmDisk and BootTest on the catalog's base image", () => {
         const dir = await fs.mkdtemp(path.join(work, "catalog-"));
         const base = await fs.readFile(path.join(ROOT, "images/base.yaml"), "utf8");
         await fs.writeFile(path.join(dir, "base.yaml"), base);
-        await fs.writeFile(
-            path.join(dir, "broken.yaml"),
-            [
-                "name: broken",
-                'version: "1.0.0"',
-                "parent: base",
-                "units:",
-                "  enable: [broken.service]",
-                "files:",
-                "  - path: /etc/systemd/system/broken.service",
-                "    content: |",
-                "      [Unit]",
-                "      Description=A service that cannot start",
-                "      [Service]",
-                "      Type=oneshot",
-                "      ExecStart=/usr/bin/false",
-                "      [Install]",
-                "      WantedBy=multi-user.target",
-                "",
-            ].join("\n"),
-        );
+        await fs.writeFile(path.join(dir, "broken.yaml"), BROKEN_IMAGE_YAML);
         const brokenRef = await buildCatalogImage(reg.address, dir, "broken", baseRef, "boot/broken");
         const { outs } = await diskProvider.create((await diskProvider.check({}, { image: "broken", ref: brokenRef, dir: path.join(work, "disks"), storage, format: "raw", size: "1GiB" })).inputs);
         const d = outs as VmDiskOutputs;

@@ -1,0 +1,20 @@
+// A test-only catalog image: a child of base whose service cannot start at boot,
+// so the boot gate must fail it (and hold back its children).
+export const BROKEN_IMAGE_YAML = [
+    "name: broken",
+    'version: "1.0.0"',
+    "parent: base",
+    "units:",
+    "  enable: [broken.service]",
+    "files:",
+    "  - path: /etc/systemd/system/broken.service",
+    "    content: |",
+    "      [Unit]",
+    "      Description=A service that cannot start",
+    "      [Service]",
+    "      Type=oneshot",
+    "      ExecStart=/usr/bin/false",
+    "      [Install]",
+    "      WantedBy=multi-user.target",
+    "",
+].join("\n");

@@ -2,7 +2,7 @@
 // kube-controller-manager (built from Go modules by scripts/toolchain.sh), with
 // a throwaway CA, serving certificate, service-account key and admin token, all
 // in a temp data folder that stop() removes. No scheduler and no kubelet:
-// nothing runs pods. The e2e tests start one per file; `npm run kube` starts one
+// nothing runs pods. The e2e tests start one per file; `npm run cluster` starts one
 // for trying the acp/hub roles on this machine.
 //
 // The admin token reaches the API server in a token file (0600) and clients in
@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { run, startBackground, type Background } from "../../components/exec";
 import { cacheDir } from "../../components/cache";
-import { freePort } from "./registry";
+import { freePort } from "../../components/net";
 
 /** Where scripts/toolchain.sh puts the cluster binaries (same rule as scripts/lib.sh). */
 export interface KubeBinaries {
@@ -167,7 +167,7 @@ export async function startKube(opts: { dataDir?: string; binaries?: KubeBinarie
         try {
             await fs.access(file, fs.constants.X_OK);
         } catch {
-            throw new Error(`the local cluster is not built (${what}: ${file} is missing): run \`bash scripts/toolchain.sh kube\``);
+            throw new Error(`the local cluster is not built (${what}: ${file} is missing): run \`bash scripts/toolchain.sh --for cluster\``);
         }
     }
     const dir = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "if-kube-")));

@@ -113,9 +113,10 @@ export class KubeApi {
         return this.request("PATCH", resourcePath(ref, obj.metadata.namespace, obj.metadata.name), patch, "application/merge-patch+json");
     }
 
-    async delete(ref: ResourceRef, namespace: string | undefined, name: string): Promise<void> {
+    /** Deletes the object (gone already is fine); `force`: at once, with no grace period (what a kubelet confirms). */
+    async delete(ref: ResourceRef, namespace: string | undefined, name: string, force = false): Promise<void> {
         try {
-            await this.request("DELETE", resourcePath(ref, namespace, name));
+            await this.request("DELETE", resourcePath(ref, namespace, name), force ? { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0 } : undefined);
         } catch (e) {
             if (!(e instanceof KubeApiError && e.status === 404)) throw e;
         }

@@ -75,8 +75,10 @@ export class StandInController {
                     await this.pass();
                 } catch (e) {
                     const msg = (e as Error).message;
-                    if (this.errors.at(-1) !== msg) this.errors.push(msg);
-                    this.opts.log?.(`stand-in: ${msg}`);
+                    // 429: the API server asks to retry (e.g. a new CRD's storage is still starting); the next pass does.
+                    const retry = e instanceof KubeApiError && e.status === 429;
+                    if (!retry && this.errors.at(-1) !== msg) this.errors.push(msg);
+                    this.opts.log?.(`stand-in: ${msg}${retry ? " (retrying)" : ""}`);
                 } finally {
                     this.running = false;
                 }
@@ -97,24 +99,29 @@ export class StandInController {
 
     /** One reconciliation of everything; exposed so tests can run it deterministically. */
     async pass(): Promise<void> {
-        await this.subscriptions();
-        await this.hyperConvergeds();
-        await this.virtualMachines();
-        await this.dataVolumes();
-        await this.pods();
-        await this.volumeClaims();
-        await this.nodePorts();
+        // Each agent on its own: one that fails (say, on a namespace being deleted) must not
+        // keep the others (the kubelet confirming that namespace's pods gone) from acting.
+        let first: unknown;
+        for (const agent of [this.subscriptions, this.hyperConvergeds, this.virtualMachines, this.dataVolumes, this.pods, this.volumeClaims, this.nodePorts]) {
+            try {
+                await agent.call(this);
+            } catch (e) {
+                first ??= e;
+            }
+        }
+        if (first) throw first;
     }
 
     private log(line: string) {
         this.opts.log?.(`stand-in: ${line}`);
     }
 
-    private async tolerate404(f: () => Promise<unknown>): Promise<void> {
+    private async tolerateGone(f: () => Promise<unknown>): Promise<void> {
         try {
             await f();
         } catch (e) {
-            if (!(e instanceof KubeApiError && (e.status === 404 || e.status === 409))) throw e;
+            // 404: gone, 409: there already, 403 "being terminated": its namespace is going away.
+            if (!(e instanceof KubeApiError && (e.status === 404 || e.status === 409 || (e.status === 403 && /being terminated/.test(e.message))))) throw e;
         }
     }
 
@@ -123,7 +130,7 @@ export class StandInController {
         for (const sub of subs) {
             if (sub.metadata.deletionTimestamp || sub.status?.installedCSV) continue;
             const csvName = `${sub.spec.name}.v0.0.0-standin`;
-            await this.tolerate404(() =>
+            await this.tolerateGone(() =>
                 this.api.create(R.csvs, {
                     apiVersion: R.csvs.apiVersion,
                     kind: "ClusterServiceVersion",
@@ -176,7 +183,7 @@ export class StandInController {
             const key = `${vm.metadata.namespace}/${vm.metadata.name}`;
             const owner = [{ apiVersion: R.vms.apiVersion, kind: "VirtualMachine", name: vm.metadata.name, uid: vm.metadata.uid!, controller: true, blockOwnerDeletion: true }];
             for (const t of vm.spec.dataVolumeTemplates ?? []) {
-                await this.tolerate404(() =>
+                await this.tolerateGone(() =>
                     this.api.create(R.dvs, { apiVersion: R.dvs.apiVersion, kind: "DataVolume", metadata: { ...t.metadata, namespace: vm.metadata.namespace, ownerReferences: owner }, spec: t.spec }),
                 );
             }
@@ -198,7 +205,7 @@ export class StandInController {
                 continue;
             }
             if (vm.status?.ready) continue;
-            await this.tolerate404(() =>
+            await this.tolerateGone(() =>
                 this.api.create(R.pods, {
                     apiVersion: "v1",
                     kind: "Pod",
@@ -242,7 +249,7 @@ export class StandInController {
 
     private async pods() {
         if (!this.nodeReady) {
-            await this.tolerate404(() => this.api.create(R.nodes, { apiVersion: "v1", kind: "Node", metadata: { name: NODE, labels: { "kubernetes.io/hostname": NODE } } }));
+            await this.tolerateGone(() => this.api.create(R.nodes, { apiVersion: "v1", kind: "Node", metadata: { name: NODE, labels: { "kubernetes.io/hostname": NODE } } }));
             this.nodeReady = true;
         }
         for (const pod of await this.api.list(R.pods)) {
@@ -256,7 +263,7 @@ export class StandInController {
             if (pod.status?.phase === "Running") continue;
             if (!pod.spec.nodeName) {
                 // Endpoints name the node of each address: a pod needs one to be served.
-                await this.tolerate404(() =>
+                await this.tolerateGone(() =>
                     this.api.request("POST", `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/binding`, {
                         apiVersion: "v1",
                         kind: "Binding",

@@ -82,6 +82,10 @@ export async function startSshGuest(): Promise<SshGuest> {
             "StrictModes no",
             `PidFile ${f("sshd.pid")}`,
             `ForceCommand ${f("guest-shell")}`,
+            // sshd runs the forced command through root's login shell; bash sources ~/.bashrc
+            // when started by sshd unless SHLVL says it is nested, and this machine's root
+            // .bashrc is not the guest's (here it hangs in pyenv-rehash).
+            "SetEnv SHLVL=1",
             "AllowTcpForwarding no",
             "X11Forwarding no",
             "LogLevel VERBOSE",

@@ -55,8 +55,17 @@ function convert(def: Schema, definitions: Record<string, Schema>, seen: string[
     if (def.$ref) return structuralSchema(String(def.$ref).replace(/^#\/definitions\//, ""), definitions, seen);
     if (def.allOf?.length === 1) return convert(def.allOf[0], definitions, seen);
     const out: Schema = {};
-    const type = def.type ?? (def.properties || def.additionalProperties ? "object" : undefined);
+    let type = def.type ?? (def.properties || def.additionalProperties ? "object" : undefined);
     if (!type) return { "x-kubernetes-preserve-unknown-fields": true };
+    // OpenAPI 3.1-style type lists (KubeVirt's swagger has them): "null" means nullable,
+    // a string-or-number is what the API server calls int-or-string.
+    if (Array.isArray(type)) {
+        const types = type.filter((t: string) => t !== "null");
+        if (types.length < type.length) out.nullable = true;
+        if (types.length > 1)
+            return types.every((t: string) => ["string", "integer", "number"].includes(t)) ? { ...out, "x-kubernetes-int-or-string": true } : { "x-kubernetes-preserve-unknown-fields": true };
+        type = types[0];
+    }
     out.type = type;
     if (def.enum) out.enum = def.enum;
     if (type === "array") out.items = def.items ? convert(def.items, definitions, seen) : { "x-kubernetes-preserve-unknown-fields": true };

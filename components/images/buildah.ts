@@ -1,9 +1,10 @@
 // buildah, skopeo and mmdebstrap as the image pipeline uses them: rootless-style
 // vfs storage in a cache folder, chroot isolation, pushes by digest.
+import { randomBytes } from "node:crypto";
 import { promises as fs, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import * as path from "node:path";
 import { run, type RunOptions } from "../exec";
-import { containerToolFlags, isDigest, parseRef, RegistryClient, RegistryError } from "../registry/client";
+import { containerToolFlags, isDigest, parseRef, type RegistryAuth, RegistryClient, RegistryError, withAuthFile } from "../registry/client";
 import type { Source } from "./catalog";
 import { canonicalJson } from "./definition";
 import { sha256Hex } from "../hash";
@@ -23,13 +24,19 @@ export function buildah(storage: string, args: string[], opts: RunOptions = {}) 
 
 const readied = new Map<string, Promise<void>>();
 
+/** The label every image the factory builds carries (children inherit it from their parent). */
+export const DEFINITION_HASH_LABEL = "io.image-factory.definition-hash";
+
 /**
  * Call before this process first uses `storage`: registers the process as a user
  * (<storage>/users/<pid>, removed when it exits) and, when no other live process
- * uses the storage, removes what killed builds and tests left in it — working
- * containers (of `buildah bud`, or a test's `buildah from`) and built images that
- * never got to their `rmi` (they have no name). SIGKILL runs no cleanup, and with
- * the vfs driver each of these is a full copy of a root filesystem.
+ * uses the storage, empties it of what no one needs any more: working containers
+ * (of `buildah bud`, or a test's `buildah from`) and built images that never got
+ * to their `rmi` (they have no name) — SIGKILL runs no cleanup — and the factory's
+ * images pulled by earlier runs (parents, images under test, VM disk sources).
+ * Each of those is a copy of an image in a registry, pulled again by digest when
+ * needed; kept, they grew the storage without bound (the vfs driver stores every
+ * image as full copies of its layers: 38 GB after a day of test runs on one machine).
  */
 export function readyStorage(storage: string, log: Log): Promise<void> {
     let ready = readied.get(storage);
@@ -59,10 +66,40 @@ async function sweepStorage(storage: string, log: Log): Promise<void> {
     const listed = (await buildah(storage, ["containers", "--all", "--json"])).stdout.trim();
     const containers = (JSON.parse(listed || "[]") ?? []) as Array<{ id: string; containername: string }>;
     for (const c of containers) await buildah(storage, ["rm", c.id]);
-    const dangling = (await buildah(storage, ["images", "--filter", "dangling=true", "--quiet", "--no-trunc"])).stdout.split("\n").filter(Boolean).map((id) => id.replace(/^sha256:/, ""));
-    if (dangling.length) await buildah(storage, ["rmi", "-f", ...new Set(dangling)]);
-    if (containers.length || dangling.length) {
-        log(`removed what interrupted builds left in ${storage}: ${containers.length} working container(s)${containers.length ? ` (${containers.map((c) => c.containername).join(", ")})` : ""}, ${new Set(dangling).size} unnamed image(s)`);
+    const images = async (filter: string) =>
+        new Set((await buildah(storage, ["images", "--filter", filter, "--quiet", "--no-trunc"])).stdout.split("\n").filter(Boolean).map((id) => id.replace(/^sha256:/, "")));
+    const dangling = await images("dangling=true");
+    const pulled = [...(await images(`label=${DEFINITION_HASH_LABEL}`))].filter((id) => !dangling.has(id));
+    if (dangling.size || pulled.length) await buildah(storage, ["rmi", "-f", ...dangling, ...pulled]);
+    if (containers.length || dangling.size) {
+        log(`removed what interrupted builds left in ${storage}: ${containers.length} working container(s)${containers.length ? ` (${containers.map((c) => c.containername).join(", ")})` : ""}, ${dangling.size} unnamed image(s)`);
+    }
+    if (pulled.length) log(`removed ${pulled.length} image(s) earlier runs pulled into ${storage} (each is pulled again by digest when needed)`);
+}
+
+/**
+ * Pulls `ref` by digest into `storage` (when it is not there yet), mounts it in a
+ * working container, runs `fn` on the mounted tree (and the container, for
+ * `buildah run`) and removes the container.
+ */
+export async function withImageRoot<T>(
+    storage: string,
+    ref: string,
+    auth: RegistryAuth | undefined,
+    name: string,
+    log: Log,
+    fn: (root: string, container: string) => Promise<T>,
+): Promise<T> {
+    await readyStorage(storage, log);
+    const { registry } = parseRef(ref);
+    const container = `if-${name}-${randomBytes(4).toString("hex")}`;
+    await withAuthFile(registry, auth, (authFile) =>
+        buildah(storage, ["from", "--pull=false", "--quiet", "--name", container, ...containerToolFlags(registry, authFile), ref], { timeoutMs: 30 * 60_000, secrets: auth ? [auth.password] : [] }),
+    );
+    try {
+        return await fn((await buildah(storage, ["mount", container])).stdout.trim(), container);
+    } finally {
+        await buildah(storage, ["rm", container]).catch(() => undefined);
     }
 }
 

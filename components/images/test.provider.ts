@@ -7,9 +7,9 @@ import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { run, startBackground } from "../exec";
-import { containerToolFlags, isDigest, parseRef, type RegistryAuth, withAuthFile } from "../registry/client";
+import { isDigest, type RegistryAuth } from "../registry/client";
 import { withTempDir } from "../temp-dir";
-import { buildah, readyStorage, storageFlags } from "./buildah";
+import { buildah, storageFlags, withImageRoot } from "./buildah";
 import type { TestSpec } from "./catalog";
 
 export interface ImageTestInputs {
@@ -171,24 +171,15 @@ async function runOne(storage: string, container: string, root: string, t: TestS
 
 /** Runs every test (a failure does not stop the others) and returns the results. */
 export async function runImageTests(inputs: ImageTestInputs, log: (l: string) => void = () => undefined): Promise<TestResult[]> {
-    const { registry } = parseRef(inputs.ref);
-    const container = `if-test-${inputs.name}-${randomBytes(4).toString("hex")}`;
-    await readyStorage(inputs.storage, log);
-    return withAuthFile(registry, inputs.auth, async (authFile) => {
-        await buildah(inputs.storage, ["from", "--pull=false", "--quiet", "--name", container, ...containerToolFlags(registry, authFile), inputs.ref], { timeoutMs: 30 * 60_000 });
-        try {
-            const root = (await buildah(inputs.storage, ["mount", container])).stdout.trim();
-            const results: TestResult[] = [];
-            for (const t of inputs.tests) {
-                const started = Date.now();
-                const r = await runOne(inputs.storage, container, root, t).catch((e: Error) => ({ passed: false, detail: e.message }));
-                results.push({ name: t.name, passed: r.passed, durationMs: Date.now() - started, detail: r.detail });
-                log(`${r.passed ? "✓" : "✗"} ${t.name} (${Date.now() - started} ms)`);
-            }
-            return results;
-        } finally {
-            await buildah(inputs.storage, ["rm", container]).catch(() => undefined);
+    return withImageRoot(inputs.storage, inputs.ref, inputs.auth, `test-${inputs.name}`, log, async (root, container) => {
+        const results: TestResult[] = [];
+        for (const t of inputs.tests) {
+            const started = Date.now();
+            const r = await runOne(inputs.storage, container, root, t).catch((e: Error) => ({ passed: false, detail: e.message }));
+            results.push({ name: t.name, passed: r.passed, durationMs: Date.now() - started, detail: r.detail });
+            log(`${r.passed ? "✓" : "✗"} ${t.name} (${Date.now() - started} ms)`);
         }
+        return results;
     });
 }
 

@@ -17,9 +17,9 @@ import { sha256File } from "../hash";
 import { assembleDisk, finishArtifact, sweepStaleTemps } from "../prestage/build";
 import { makeFilesystem } from "../prestage/filesystem";
 import { FORMATS, formatSize, MiB, parseSize, planLayout, type DiskFormat } from "../prestage/layout";
-import { containerToolFlags, isDigest, parseRef, type RegistryAuth, withAuthFile } from "../registry/client";
+import { isDigest, parseRef, type RegistryAuth } from "../registry/client";
 import { pickKernel } from "../storage/boot-artifacts.provider";
-import { buildah } from "./buildah";
+import { withImageRoot } from "./buildah";
 
 /** GPT type "Linux root (x86-64)" (Discoverable Partitions Specification). */
 export const ROOT_X86_64_TYPE = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709";
@@ -101,21 +101,6 @@ async function treeUsage(root: string): Promise<{ bytes: number; inodes: number 
     return { bytes, inodes };
 }
 
-/** Pulls (when missing) and mounts `ref` in `storage`, runs `fn` on the tree, removes the container. */
-export async function withImageRoot<T>(storage: string, ref: string, auth: RegistryAuth | undefined, name: string, fn: (root: string) => Promise<T>): Promise<T> {
-    const { registry } = parseRef(ref);
-    const container = `if-${name}-${randomBytes(4).toString("hex")}`;
-    await withAuthFile(registry, auth, (authFile) =>
-        buildah(storage, ["from", "--pull=false", "--quiet", "--name", container, ...containerToolFlags(registry, authFile), ref], { timeoutMs: 30 * 60_000, secrets: auth ? [auth.password] : [] }),
-    );
-    try {
-        const root = (await buildah(storage, ["mount", container])).stdout.trim();
-        return await fn(root);
-    } finally {
-        await buildah(storage, ["rm", container]).catch(() => undefined);
-    }
-}
-
 export async function makeVmDisk(i: VmDiskInputs, log: (l: string) => void = () => undefined): Promise<VmDiskOutputs> {
     const digest = parseRef(i.ref).digest!;
     const files = vmDiskFiles(i.dir, i.image, digest, i.format);
@@ -126,7 +111,7 @@ export async function makeVmDisk(i: VmDiskInputs, log: (l: string) => void = () 
     const started = Date.now();
     try {
         await fs.mkdir(work);
-        const made = await withImageRoot(i.storage, i.ref, i.auth, `vmdisk-${i.image}`, async (root) => {
+        const made = await withImageRoot(i.storage, i.ref, i.auth, `vmdisk-${i.image}`, log, async (root) => {
             const boot = await fs.readdir(path.join(root, "boot")).catch(() => [] as string[]);
             const kernelVersion = pickKernel(boot);
             if (!kernelVersion) {

@@ -142,7 +142,7 @@ go_failed() { # <what> <log> <command>
 # under nice (the machine is shared), with a progress line every 40 packages compiled.
 # Go's whole output goes to $BUILD_LOGS/<binary>.log. The binary is written under a temp
 # name and renamed, so an interrupted build leaves nothing that looks finished; a re-run
-# resumes from Go's build cache. The stamp (default: source_hash of the module) is
+# resumes from Go's build cache. $GO_BUILD_TAGS adds build tags. The stamp (default: source_hash of the module) is
 # written beside it as <binary>.source.
 go_build() { # <module dir> <output> <package> [ldflags] [stamp]
     local dir="$1" out="$2" pkg="$3" ldflags="${4:-}" stamp="${5:-}" started=$SECONDS
@@ -151,7 +151,7 @@ go_build() { # <module dir> <output> <package> [ldflags] [stamp]
     rm -f "$out.tmp"
     : >"$log"
     go_download "$dir" "$log"
-    local cmd=(go build -v -buildvcs=false -tags osusergo,grpcnotrace -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg")
+    local cmd=(go build -v -buildvcs=false -tags "osusergo,grpcnotrace${GO_BUILD_TAGS:+,$GO_BUILD_TAGS}" -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg")
     local rerun
     rerun="cd $(printf %q "$dir") && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly $(printf '%q ' "${cmd[@]}")"
     # -v names each package as it is compiled: the progress count. (`|| rc=$?`: under

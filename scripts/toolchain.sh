@@ -189,3 +189,10 @@ if ! up_to_date "$TOOLS_BIN/actionlint" "$MODULES/actionlint"; then
     say "building actionlint from Go modules ..."
     go_build "$MODULES/actionlint" "$TOOLS_BIN/actionlint" github.com/rhysd/actionlint/cmd/actionlint
 fi
+
+# 6. policy-check: containers/image's signature policy evaluation, as a device runs it
+#    (the supply-chain tests; Debian's skopeo is built with sigstore verification disabled).
+if ! up_to_date "$TOOLS_BIN/policy-check" "$ROOT/scripts/toolchain/policy-check"; then
+    say "building policy-check (containers/image) from Go modules ..."
+    GO_BUILD_TAGS=containers_image_openpgp go_build "$ROOT/scripts/toolchain/policy-check" "$TOOLS_BIN/policy-check" .
+fi

@@ -179,6 +179,13 @@ export class RegistryClient {
         return data;
     }
 
+    /** A blob's bytes as a stream (the caller checks the digest if it needs to). */
+    async openBlob(repository: string, digest: string): Promise<ReadableStream<Uint8Array>> {
+        const res = await this.request("GET", `/v2/${repository}/blobs/${digest}`, { ok: [200] });
+        if (!res.body) throw new RegistryError(`${this.registry}/${repository} blob ${digest}: empty response`);
+        return res.body;
+    }
+
     /** Uploads a blob in one request (monolithic upload); the registry checks the digest. */
     async putBlob(repository: string, digest: string, data: Buffer): Promise<void> {
         await this.upload(repository, digest, data, data.length);

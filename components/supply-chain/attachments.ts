@@ -109,7 +109,14 @@ export async function verifyImageSignature(client: RegistryClient, repository: s
  * Signs `digest` for `identity` unless a signature by this key is already
  * there (then nothing is written). Signatures by other keys are kept.
  */
-export async function signImage(client: RegistryClient, repository: string, digest: string, key: KeyObject, publicKey: string, identity = `${client.registry}/${repository}`): Promise<Attachment & { written: boolean }> {
+export async function signImage(
+    client: RegistryClient,
+    repository: string,
+    digest: string,
+    key: KeyObject,
+    publicKey: string,
+    identity = `${client.registry}/${repository}`,
+): Promise<Attachment & { written: boolean }> {
     const existing = await verifyImageSignature(client, repository, digest, publicKey, identity).catch((e) => {
         if (e instanceof VerificationError) return undefined;
         throw e;
@@ -149,9 +156,7 @@ export async function attestImage(client: RegistryClient, repository: string, di
         }
         kept.push({ descriptor });
     }
-    const ours = attestations.map((a) =>
-        layerFor(Buffer.from(JSON.stringify(signEnvelope(key, a.statement))), DSSE_MEDIA_TYPE, { [SIGNATURE_ANNOTATION]: "", predicateType: a.predicateType }),
-    );
+    const ours = attestations.map((a) => layerFor(Buffer.from(JSON.stringify(signEnvelope(key, a.statement))), DSSE_MEDIA_TYPE, { [SIGNATURE_ANNOTATION]: "", predicateType: a.predicateType }));
     const manifestDigest = await writeAttachment(client, repository, tag, [...kept, ...ours]);
     return { ref: `${client.registry}/${repository}:${tag}`, digest: manifestDigest };
 }

@@ -29,7 +29,9 @@ export function parseDpkgStatus(text: string): DebPackage[] {
         for (const line of stanza.split("\n")) {
             if (/^\s/.test(line) && last) continue; // continuation lines (long descriptions, conffiles)
             const m = /^([A-Za-z0-9-]+):\s?(.*)$/.exec(line);
-            if (m) fields[(last = m[1].toLowerCase())] = m[2].trim();
+            if (!m) continue;
+            last = m[1].toLowerCase();
+            fields[last] = m[2].trim();
         }
         if (!fields.package || !/\binstalled$/.test(fields.status ?? "") || !/^install ok/.test(fields.status ?? "")) continue;
         out.push({
@@ -141,6 +143,16 @@ interface ImageManifestJson {
     layers?: Array<{ digest: string; mediaType: string }>;
 }
 
+/** `link` (relative) from the folder `dir`, as a path from the root. */
+function resolveRelative(dir: string, link: string): string {
+    const parts: string[] = [];
+    for (const s of `${dir}/${link}`.split("/")) {
+        if (s === "..") parts.pop();
+        else if (s && s !== ".") parts.push(s);
+    }
+    return parts.join("/");
+}
+
 const normalize = (p: string) => p.replace(/^(\.\/|\/)+/, "").replace(/\/+$/, "");
 
 /**
@@ -178,7 +190,7 @@ export async function readImageFiles(client: RegistryClient, repository: string,
                     return;
                 }
                 if (entry.type === "SymbolicLink" && entry.linkpath) {
-                    const target = entry.linkpath.startsWith("/") ? normalize(entry.linkpath) : normalize(`${dir}/${entry.linkpath}`).split("/").reduce<string[]>((a, s) => (s === ".." ? a.slice(0, -1) : s === "." ? a : [...a, s]), []).join("/");
+                    const target = entry.linkpath.startsWith("/") ? normalize(entry.linkpath) : resolveRelative(dir, entry.linkpath);
                     links.set(p, target);
                     entry.resume();
                     return;
@@ -218,7 +230,9 @@ export async function imageSbom(client: RegistryClient, subject: SbomSubject, re
     const files = await readImageFiles(client, repository, subject.digest, ["var/lib/dpkg/status", "etc/os-release", "usr/lib/os-release"]);
     const status = files.get("var/lib/dpkg/status");
     if (!status) {
-        throw new Error(`${subject.repository}@${subject.digest}: no package database in the image (var/lib/dpkg/status); the SBOM is made from dpkg's database, so only Debian-family images are supported`);
+        throw new Error(
+            `${subject.repository}@${subject.digest}: no package database in the image (var/lib/dpkg/status); the SBOM is made from dpkg's database, so only Debian-family images are supported`,
+        );
     }
     const osRelease = parseOsRelease((files.get("etc/os-release") ?? files.get("usr/lib/os-release") ?? Buffer.alloc(0)).toString("utf8"));
     const packages = parseDpkgStatus(status.toString("utf8"));

@@ -12,6 +12,8 @@ import { type Attachment, attestImage, deleteAttachment, readAttestations, signI
 import { imageSbom, SPDX_PREDICATE_TYPE } from "./sbom";
 import { keyFingerprint, loadSigningKey, publicKeyPem, statement } from "./sigstore";
 
+const KEY_MISMATCH = "image-factory:signingKey is not the private half of image-factory:signing.publicKey";
+
 export const PROVENANCE_PREDICATE_TYPE = "https://slsa.dev/provenance/v1";
 export const BUILD_TYPE = "https://image-factory.invalid/image-build/v1";
 
@@ -33,6 +35,8 @@ export interface ImageSignInputs {
     digest: string;
     /** Pulumi secret: the fleet's private key (PEM, ECDSA P-256). */
     signingKey: string;
+    /** Its public half (PEM): the key of the contract and of the devices' policy. */
+    publicKey: string;
     provenance: ProvenanceFacts;
     auth?: RegistryAuth;
 }
@@ -49,7 +53,6 @@ export interface SbomSummary {
 export interface ImageSignOutputs extends ImageSignInputs {
     /** host/repo@sha256:… — the signed image. */
     ref: string;
-    publicKey: string;
     keyFingerprint: string;
     signature: Attachment;
     attestations: Attachment;
@@ -60,7 +63,7 @@ export interface ImageSignOutputs extends ImageSignInputs {
 
 /** Inputs whose change means signing (and attesting) again. `commit` is not one: a commit that leaves the image alone changes nothing. */
 function changed(olds: Record<string, unknown>, news: Record<string, unknown>): string[] {
-    const keys = changedKeys(olds, news, ["registry", "repository", "digest", "signingKey", "version"]);
+    const keys = changedKeys(olds, news, ["registry", "repository", "digest", "signingKey", "publicKey", "version"]);
     const o = olds.provenance as ProvenanceFacts | undefined;
     const n = news.provenance as ProvenanceFacts | undefined;
     if (isUnknown(n) || JSON.stringify({ ...o, commit: "" }) !== JSON.stringify({ ...n, commit: "" })) keys.push("provenance");
@@ -98,7 +101,8 @@ export function provenancePredicate(i: ImageSignInputs, finishedOn: Date): Recor
 async function signAndAttest(i: ImageSignInputs, earlier: ImageSignOutputs["signed"] = []): Promise<ImageSignOutputs> {
     const say = (l: string) => console.log(`[sign ${i.name}] ${l}`);
     const key = loadSigningKey(i.signingKey, "image-factory:signingKey");
-    const publicKey = publicKeyPem(i.signingKey);
+    const publicKey = i.publicKey;
+    if (publicKeyPem(i.signingKey) !== publicKey) throw new Error(KEY_MISMATCH);
     const client = new RegistryClient(i.registry, { auth: i.auth });
     const repositoryRef = `${i.registry}/${i.repository}`;
     if ((await client.resolve(i.repository, i.digest)) !== i.digest) throw new Error(`${i.name}: ${repositoryRef}@${i.digest} is not in the registry; nothing to sign`);
@@ -114,7 +118,8 @@ async function signAndAttest(i: ImageSignInputs, earlier: ImageSignOutputs["sign
     // Read back what a verifier will see.
     await verifyImageSignature(client, i.repository, i.digest, publicKey);
     const attested = await readAttestations(client, i.repository, i.digest, publicKey);
-    for (const t of [SPDX_PREDICATE_TYPE, PROVENANCE_PREDICATE_TYPE]) if (!attested.has(t)) throw new Error(`${i.name}: the ${t} attestation of ${repositoryRef}@${i.digest} does not verify after it was written`);
+    for (const t of [SPDX_PREDICATE_TYPE, PROVENANCE_PREDICATE_TYPE])
+        if (!attested.has(t)) throw new Error(`${i.name}: the ${t} attestation of ${repositoryRef}@${i.digest} does not verify after it was written`);
     say(
         `${sig.written ? "signed" : "already signed"} ${repositoryRef}@${i.digest} (key ${keyFingerprint(publicKey).slice(0, 19)}); ` +
             `SBOM (${sbom.packages.length} packages) and provenance attested in ${Date.now() - started} ms`,
@@ -122,7 +127,6 @@ async function signAndAttest(i: ImageSignInputs, earlier: ImageSignOutputs["sign
     return {
         ...i,
         ref: `${repositoryRef}@${i.digest}`,
-        publicKey,
         keyFingerprint: keyFingerprint(publicKey),
         signature: { ref: sig.ref, digest: sig.digest },
         attestations: att,
@@ -134,11 +138,14 @@ async function signAndAttest(i: ImageSignInputs, earlier: ImageSignOutputs["sign
 export const provider: ProviderImpl = {
     async check(_olds, news) {
         const failures: Array<{ property: string; reason: string }> = [];
-        if (!isUnknown(news.digest) && !(typeof news.digest === "string" && isDigest(news.digest))) failures.push({ property: "digest", reason: `images are signed by digest; got ${JSON.stringify(news.digest)}` });
-        if (!isUnknown(news.repository) && !(typeof news.repository === "string" && isValidRepository(news.repository))) failures.push({ property: "repository", reason: `${JSON.stringify(news.repository)} is not a valid repository name` });
+        if (!isUnknown(news.digest) && !(typeof news.digest === "string" && isDigest(news.digest)))
+            failures.push({ property: "digest", reason: `images are signed by digest; got ${JSON.stringify(news.digest)}` });
+        if (!isUnknown(news.repository) && !(typeof news.repository === "string" && isValidRepository(news.repository)))
+            failures.push({ property: "repository", reason: `${JSON.stringify(news.repository)} is not a valid repository name` });
         if (!isUnknown(news.signingKey)) {
             try {
                 loadSigningKey(String(news.signingKey ?? ""), "image-factory:signingKey");
+                if (!isUnknown(news.publicKey) && publicKeyPem(String(news.signingKey)) !== news.publicKey) failures.push({ property: "signingKey", reason: KEY_MISMATCH });
             } catch (e) {
                 failures.push({ property: "signingKey", reason: (e as Error).message });
             }

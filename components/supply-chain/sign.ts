@@ -21,7 +21,7 @@ export class ImageSign extends pulumi.dynamic.Resource {
         super(
             providerFor("@image-factory/components/supply-chain/sign.provider"),
             name,
-            { ...args, ref: undefined, publicKey: undefined, keyFingerprint: undefined, signature: undefined, attestations: undefined, sbom: undefined, signed: undefined },
+            { ...args, ref: undefined, keyFingerprint: undefined, signature: undefined, attestations: undefined, sbom: undefined, signed: undefined },
             { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "auth", "signingKey"] },
             "image-factory",
             "ImageSign",

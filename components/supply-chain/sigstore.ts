@@ -61,6 +61,18 @@ export function publicKeyPem(privateKeyPem: string, where?: string): string {
     return createPublicKey(loadSigningKey(privateKeyPem, where)).export({ type: "spki", format: "pem" }).toString();
 }
 
+/** Why `pem` is not a usable fleet public key (ECDSA P-256, SPKI PEM), or undefined. */
+export function publicKeyProblem(pem: string): string | undefined {
+    if (/PRIVATE KEY/.test(pem)) return "is a private key; give the public half (the private key is the secret signingKey)";
+    try {
+        const k = createPublicKey({ key: pem, format: "pem" });
+        if (k.asymmetricKeyType !== "ec" || k.asymmetricKeyDetails?.namedCurve !== "prime256v1") return `must be an ECDSA P-256 public key, got ${k.asymmetricKeyType}`;
+        return undefined;
+    } catch {
+        return "is not a PEM public key (-----BEGIN PUBLIC KEY-----)";
+    }
+}
+
 /** sha256 of the public key's DER: a short, stable name for the key (as in `keyid`). */
 export function keyFingerprint(publicPem: string): string {
     return `sha256:${sha256Hex(createPublicKey(publicPem).export({ type: "spki", format: "der" }))}`;
@@ -146,7 +158,10 @@ export function signEnvelope(key: KeyObject, payload: Buffer, payloadType = IN_T
 }
 
 /** The statement inside an envelope when one of its signatures verifies with the key; otherwise why not. */
-export function openEnvelope(publicPem: string, envelope: DsseEnvelope): { statement?: { subject: Array<{ name: string; digest: Record<string, string> }>; predicateType: string; predicate: unknown }; error?: string } {
+export function openEnvelope(
+    publicPem: string,
+    envelope: DsseEnvelope,
+): { statement?: { subject: Array<{ name: string; digest: Record<string, string> }>; predicateType: string; predicate: unknown }; error?: string } {
     const payload = Buffer.from(envelope.payload ?? "", "base64");
     if (!(envelope.signatures ?? []).some((s) => verifyBytes(publicPem, pae(envelope.payloadType, payload), s.sig))) return { error: "no signature of the envelope verifies with the key" };
     try {

@@ -73,7 +73,12 @@ async function pushLayers(registry: string, repository: string, tag: string, lay
     }
     const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: diffIds } }));
     await client.putBlob(repository, sha256Digest(config), config);
-    const manifest = { schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256Digest(config), size: config.length }, layers: descriptors };
+    const manifest = {
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256Digest(config), size: config.length },
+        layers: descriptors,
+    };
     return client.putManifest(repository, tag, { mediaType: manifest.mediaType, body: Buffer.from(JSON.stringify(manifest)) });
 }
 
@@ -109,6 +114,7 @@ describe("supply chain: signatures, SBOM and provenance in a real registry", () 
         repository,
         digest,
         signingKey: fleet.privateKey,
+        publicKey: fleet.publicKey,
         provenance: { definitionHash: `sha256:${"d".repeat(64)}`, parentRef: `${reg.address}/fleet/base@sha256:${"b".repeat(64)}`, tests: [{ name: "config is valid", passed: true }], commit },
     });
 
@@ -149,7 +155,10 @@ describe("supply chain: signatures, SBOM and provenance in a real registry", () 
         await devicePull(`${reg.address}/fleet/httpd:1.0.0`);
 
         const refused = async (ref: string, why: RegExp) => {
-            const e = await devicePull(ref).then(() => undefined, (err: ExecError) => err);
+            const e = await devicePull(ref).then(
+                () => undefined,
+                (err: ExecError) => err,
+            );
             expect(e, `${ref} must be refused`).toBeInstanceOf(ExecError);
             expect(e!.message).toMatch(why);
         };
@@ -158,13 +167,15 @@ describe("supply chain: signatures, SBOM and provenance in a real registry", () 
         await refused(unsigned.ref, /signature was required, but no signature exists/i);
         await expect(verifyImageSignature(client, "fleet/handmade", unsigned.digest, fleet.publicKey)).rejects.toThrow(/is not signed: there is no sha256-/);
         // Signed, but with a key that is not the fleet's.
-        const other = await pushImage(reg.address, "fleet/other", "1.0.0", { "etc/os-release": OS_RELEASE, "x": "1" });
+        const other = await pushImage(reg.address, "fleet/other", "1.0.0", { "etc/os-release": OS_RELEASE, x: "1" });
         await signImage(client, "fleet/other", other.digest, loadSigningKey(foreign.privateKey), foreign.publicKey);
         await refused(other.ref, /verification failed|signature/i);
-        await expect(verifyImageSignature(client, "fleet/other", other.digest, fleet.publicKey)).rejects.toThrow(/no signature verifies with the fleet key \(the signature does not verify with the key\)/);
+        await expect(verifyImageSignature(client, "fleet/other", other.digest, fleet.publicKey)).rejects.toThrow(
+            /no signature verifies with the fleet key \(the signature does not verify with the key\)/,
+        );
         // The fleet's valid signature of one image copied onto another (tampered image).
         const sig = (await client.getManifest("fleet/httpd", attachmentTag(signed.digest, "sig")))!;
-        const tampered = await pushImage(reg.address, "fleet/httpd", "tampered", { "var/lib/dpkg/status": STATUS, "etc/os-release": OS_RELEASE, "evil": "1" });
+        const tampered = await pushImage(reg.address, "fleet/httpd", "tampered", { "var/lib/dpkg/status": STATUS, "etc/os-release": OS_RELEASE, evil: "1" });
         await client.putManifest("fleet/httpd", attachmentTag(tampered.digest, "sig"), sig);
         await refused(tampered.ref, /digest|does not match/i);
         await expect(verifyImageSignature(client, "fleet/httpd", tampered.digest, fleet.publicKey)).rejects.toThrow(/the signature is for sha256:/);
@@ -175,9 +186,9 @@ describe("supply chain: signatures, SBOM and provenance in a real registry", () 
         const first = (await provider.create(inputs("fleet/again", img.digest))).outs as ImageSignOutputs;
         const d = await provider.diff("id", first as never, inputs("fleet/again", img.digest, "b".repeat(40)) as never);
         expect(d.changes).toBe(false);
-        const other = await pushImage(reg.address, "fleet/again", "1.0.1", { "var/lib/dpkg/status": STATUS, "y": "2" });
+        const other = await pushImage(reg.address, "fleet/again", "1.0.1", { "var/lib/dpkg/status": STATUS, y: "2" });
         expect((await provider.diff("id", first as never, inputs("fleet/again", other.digest) as never)).changes).toBe(true);
-        expect((await provider.diff("id", first as never, { ...inputs("fleet/again", img.digest), signingKey: foreign.privateKey } as never)).changes).toBe(true);
+        expect((await provider.diff("id", first as never, { ...inputs("fleet/again", img.digest), signingKey: foreign.privateKey, publicKey: foreign.publicKey } as never)).changes).toBe(true);
 
         const again = await signImage(new RegistryClient(reg.address), "fleet/again", img.digest, loadSigningKey(fleet.privateKey), fleet.publicKey);
         expect(again).toMatchObject({ written: false, digest: first.signature.digest });
@@ -197,5 +208,7 @@ describe("supply chain: signatures, SBOM and provenance in a real registry", () 
         const r = await provider.check!({}, { ...inputs("fleet/x", `sha256:${"1".repeat(64)}`), signingKey: rsa } as never);
         expect(r.failures?.[0].reason).toBe("image-factory:signingKey: must be an ECDSA P-256 key, got rsa");
         expect(JSON.stringify(r.failures)).not.toContain("PRIVATE KEY");
+        const mismatch = await provider.check!({}, { ...inputs("fleet/x", `sha256:${"1".repeat(64)}`), signingKey: foreign.privateKey } as never);
+        expect(mismatch.failures).toEqual([{ property: "signingKey", reason: "image-factory:signingKey is not the private half of image-factory:signing.publicKey" }]);
     });
 });

@@ -9,7 +9,7 @@ import { gzipSync } from "node:zlib";
 import Ajv from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExecError, run } from "../../components/exec";
-import { defaultCacheDir } from "../../components/images/buildah";
+import { cacheDir } from "../../components/cache";
 import { RegistryClient, sha256Digest } from "../../components/registry/client";
 import { attachmentTag } from "../../components/supply-chain/sigstore";
 import { readAttestations, signImage, verifyImageSignature } from "../../components/supply-chain/attachments";
@@ -47,7 +47,7 @@ Version: 2.36-9+deb12u10
 Maintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>
 Description: GNU C Library: Shared libraries
 `;
-const POLICY_CHECK = path.join(defaultCacheDir(), "toolchain/tools/policy-check");
+const POLICY_CHECK = path.join(cacheDir(), "toolchain/tools/policy-check");
 const OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n';
 
 type Entry = string | { link: string };

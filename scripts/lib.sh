@@ -142,8 +142,8 @@ go_failed() { # <what> <log> <command>
 # under nice (the machine is shared), with a progress line every 40 packages compiled.
 # Go's whole output goes to $BUILD_LOGS/<binary>.log. The binary is written under a temp
 # name and renamed, so an interrupted build leaves nothing that looks finished; a re-run
-# resumes from Go's build cache. $GO_BUILD_TAGS adds build tags. The stamp (default: source_hash of the module) is
-# written beside it as <binary>.source.
+# resumes from Go's build cache. The stamp (default: source_hash of the module) is
+# written beside it as <binary>.source. $GO_BUILD_TAGS: more build tags.
 go_build() { # <module dir> <output> <package> [ldflags] [stamp]
     local dir="$1" out="$2" pkg="$3" ldflags="${4:-}" stamp="${5:-}" started=$SECONDS
     local log="$BUILD_LOGS/$(basename "$out").log"

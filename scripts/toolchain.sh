@@ -193,6 +193,7 @@ fi
 # 6. policy-check: containers/image's signature policy evaluation, as a device runs it
 #    (the supply-chain tests; Debian's skopeo is built with sigstore verification disabled).
 if ! up_to_date "$TOOLS_BIN/policy-check" "$ROOT/scripts/toolchain/policy-check"; then
+    need_go "policy-check"
     say "building policy-check (containers/image) from Go modules ..."
     GO_BUILD_TAGS=containers_image_openpgp go_build "$ROOT/scripts/toolchain/policy-check" "$TOOLS_BIN/policy-check" .
 fi

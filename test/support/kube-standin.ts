@@ -47,6 +47,11 @@ export interface StandInOptions {
      * the builder VMs stop.
      */
     guest?: { host: string; port: number; poweredOff(): boolean };
+    /**
+     * false: only the node agents (scheduler, kubelet, storage, kube-proxy) act, as on
+     * a cluster whose operators (OLM, HCO, KubeVirt, CDI) are not installed. Default true.
+     */
+    operators?: boolean;
     /** How often the API is polled. Default 300 ms. */
     intervalMs?: number;
     log?: (line: string) => void;
@@ -65,6 +70,12 @@ export class StandInController {
         private readonly api: KubeApi,
         private readonly opts: StandInOptions = {},
     ) {}
+
+    /** The operators arrive (or go): see StandInOptions.operators. */
+    setOperators(on: boolean): this {
+        this.opts.operators = on;
+        return this;
+    }
 
     start(): this {
         const tick = async () => {
@@ -102,7 +113,8 @@ export class StandInController {
         // Each agent on its own: one that fails (say, on a namespace being deleted) must not
         // keep the others (the kubelet confirming that namespace's pods gone) from acting.
         let first: unknown;
-        for (const agent of [this.subscriptions, this.hyperConvergeds, this.virtualMachines, this.dataVolumes, this.pods, this.volumeClaims, this.nodePorts]) {
+        const operators = this.opts.operators === false ? [] : [this.subscriptions, this.hyperConvergeds, this.virtualMachines, this.dataVolumes];
+        for (const agent of [...operators, this.pods, this.volumeClaims, this.nodePorts]) {
             try {
                 await agent.call(this);
             } catch (e) {

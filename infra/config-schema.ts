@@ -280,6 +280,11 @@ export const BootSection = Strict(
     { default: {}, description: "The boot gate: bootable images are made into VM disks and booted in qemu before release." },
 );
 
+export const SigningSection = Strict({
+    publicKey: Type.String({ description: "The fleet's public key (PEM, ECDSA P-256): images are signed with its private half (the secret image-factory:signingKey) and devices trust only it." }),
+    devicePolicy: Type.Optional(Type.Boolean({ default: true, description: "Ship the containers policy that accepts only this key for the site's registry in the root images." })),
+});
+
 /** The plain (not secret) keys, each a section. */
 export const StackConfig = Strict({
     site: SiteSection,
@@ -293,9 +298,10 @@ export const StackConfig = Strict({
     prestage: Type.Optional(PrestageSection),
     rollout: Type.Optional(RolloutSection),
     retention: Type.Optional(RetentionSection),
+    signing: Type.Optional(SigningSection),
 });
 export type StackConfig = Static<typeof StackConfig>;
 
 /** Keys that are only ever set with `pulumi config set --secret`. */
-export const SECRET_KEYS = ["registryPassword", "hubRegistryPassword", "kubeconfig", "sshPrivateKey", "s3AccessKey", "s3SecretKey", "webhookSecret"] as const;
+export const SECRET_KEYS = ["registryPassword", "hubRegistryPassword", "kubeconfig", "sshPrivateKey", "s3AccessKey", "s3SecretKey", "webhookSecret", "signingKey"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];

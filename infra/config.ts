@@ -3,7 +3,7 @@
 //
 // The keys are declared once in config-schema.ts; the rules a schema cannot say live
 // with their section: config-acp.ts, config-artifacts.ts, config-boot.ts, config-prestage.ts,
-// config-rollout.ts, and the site, registry, images and hub keys here. parseSiteConfig is pure: it takes the raw
+// config-rollout.ts, config-signing.ts, and the site, registry, images and hub keys here. parseSiteConfig is pure: it takes the raw
 // values (what pulumi.Config returns) so that unit tests can feed it bad input
 // directly. loadSiteConfig reads them from the stack.
 import * as pulumi from "@pulumi/pulumi";
@@ -14,6 +14,7 @@ import { type ArtifactsConfig, artifactsSection } from "./config-artifacts";
 import { type BootConfig, bootSection } from "./config-boot";
 import { type PrestageConfig, prestageSection } from "./config-prestage";
 import { type RetentionConfig, type RolloutConfig, retentionSection, rolloutSection } from "./config-rollout";
+import { type SigningConfig, signingSection } from "./config-signing";
 import { NAMESPACE, type Role, SECRET_KEYS, type SecretKey, StackConfig } from "./config-schema";
 import { localSecretsPath, readLocalSecrets } from "./local-secrets";
 import { projectRoot } from "./project-root";
@@ -23,6 +24,7 @@ export type { ArtifactsConfig } from "./config-artifacts";
 export type { BootConfig } from "./config-boot";
 export type { PrestageConfig, PrestageDiskConfig } from "./config-prestage";
 export type { RetentionConfig, RolloutConfig } from "./config-rollout";
+export type { SigningConfig } from "./config-signing";
 export { NAMESPACE, ROLES, type Role } from "./config-schema";
 export type { Customization };
 
@@ -76,6 +78,8 @@ interface SiteBase {
     /** The boot gate and VM disks (image-factory:boot). */
     boot: BootConfig;
     prestage: PrestageConfig;
+    /** The fleet's signing key (image-factory:signing and the secret signingKey); absent: nothing is signed or verified. */
+    signing?: SigningConfig;
 }
 
 /** Role local: this machine only, no cluster. */
@@ -163,6 +167,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
     const prestage = prestageSection(section);
     const rollout = rolloutSection(section);
     const retention = retentionSection(section);
+    const signing = signingSection(section);
 
     if (problems.list.length) throw new ConfigError(problems.list);
     const builder = v.builder ?? {};
@@ -177,6 +182,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         artifacts,
         boot,
         prestage,
+        ...(signing ? { signing } : {}),
     };
     if (role === "local") return { ...common, site: { name: siteName!, role } };
     // No problem was reported, so a cluster role has its parts.

@@ -16,3 +16,4 @@ export const bootArtifacts = outputs.bootArtifacts;
 export const disks = outputs.disks;
 export const rollout = outputs.rollout;
 export const rolloutReport = outputs.rolloutReport;
+export const signing = outputs.signing;

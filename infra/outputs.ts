@@ -10,6 +10,7 @@ import {
     type ImageOutput,
     type RolloutOutput,
     type RolloutReportOutput,
+    type SigningOutput,
     SCHEMA_VERSION,
     type VmTemplateOutput,
 } from "../components/contract";
@@ -24,6 +25,7 @@ export interface SiteResult {
     disks?: pulumi.Input<Record<string, pulumi.Input<DiskOutput>>>;
     rollout?: pulumi.Input<RolloutOutput>;
     rolloutReport?: pulumi.Input<RolloutReportOutput>;
+    signing?: SigningOutput;
 }
 
 export function stackOutputs(config: SiteConfig, site: SiteResult) {
@@ -38,5 +40,6 @@ export function stackOutputs(config: SiteConfig, site: SiteResult) {
         disks: site.disks ?? {},
         rollout: site.rollout ?? null,
         rolloutReport: site.rolloutReport ?? null,
+        signing: site.signing ?? null,
     };
 }

@@ -9,6 +9,8 @@ import { type Catalog, CatalogError, catalogSource, fileBytes, ImagePipeline, lo
 import { parseRef, type RegistryAuth, RegistryMirror } from "../components/registry";
 import { FleetRetention, FleetRollout, followedImage, groupEntry, reportRollout } from "../components/fleet";
 import { deployAcp } from "./acp";
+import { definitionsCommit, mirroredOutput, withDevicePolicy } from "./supply-chain";
+import { keyFingerprint } from "../components/supply-chain";
 import { deployPrestage, releasedRefs } from "./prestage";
 import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts, publishVmDisks } from "./artifacts";
 import { ConfigError, NAMESPACE, onAcp, type SiteConfig } from "./config";
@@ -25,7 +27,7 @@ export function deploySite(config: SiteConfig): SiteResult {
     const catalog = loadCatalog(path.resolve(root, config.images.catalog));
     const names = selectImages(catalog, config.images.select, "image-factory:images.select");
     const auth = credentials(config.registry.username, config.registry.password);
-    const resolved = config.hub ? undefined : resolveImages(catalog, names, config.images.customizations);
+    const resolved = config.hub ? undefined : resolveImages(catalog, names, withDevicePolicy(catalog, config));
     checkImageNames(config, names);
 
     // Roles acp and hub: the ACP's own services, registry, builder VM, in-cluster
@@ -57,8 +59,9 @@ export function deploySite(config: SiteConfig): SiteResult {
                         accel: config.boot.accel,
                     }
                   : undefined,
+              signing: config.signing?.key && { key: config.signing.key, publicKey: config.signing.publicKey, commit: pulumi.output(definitionsCommit(root)) },
           });
-    const released = pipeline ? pipeline.released : mirrorHub(config.hub!, config.registry, names, auth);
+    const released = pipeline ? pipeline.released : mirrorHub(config.hub!, config.registry, names, auth, config.signing?.publicKey);
     // Booted VM disks, with their kernel, initrd and manifest, go to the boot-images bucket.
     const images = store && pipeline ? publishVmDisks(store, pipeline, released) : released;
     // A hub with rollout groups moves each group's channel as the wave planner says;
@@ -128,7 +131,8 @@ export function deploySite(config: SiteConfig): SiteResult {
         const obj = store.publish(`disk-${name}`, { bucket: "prestage", key: d.apply((x) => path.basename(x.path)), source: d.apply((x) => ({ file: x.path })), sha256: d.sha256 });
         published[name] = pulumi.all([d, obj.url]).apply(([x, url]) => ({ ...x, url }));
     }
-    return { images, vmTemplates: acp?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts, disks: pulumi.all(published), rollout, rolloutReport };
+    const signing = config.signing && { publicKey: config.signing.publicKey, keyFingerprint: keyFingerprint(config.signing.publicKey) };
+    return { images, vmTemplates: acp?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts, disks: pulumi.all(published), rollout, rolloutReport, signing };
 }
 
 /** Image names the config hands to other parts must be selected catalog images (deploySite calls this before it registers anything). */
@@ -196,6 +200,8 @@ function mirrorHub(
     registry: SiteConfig["registry"],
     names: string[],
     auth: pulumi.Output<RegistryAuth> | undefined,
+    /** The fleet's public key: only images signed with it are mirrored, with their signatures and attestations. */
+    publicKey: string | undefined,
 ): pulumi.Output<Record<string, ImageOutput>> {
     const hub = new SiteReference(hubConfig.stack);
     const sourceAuth = credentials(hubConfig.username, hubConfig.password);
@@ -219,8 +225,9 @@ function mirrorHub(
             tags: img.tags,
             sourceAuth,
             auth,
+            ...(publicKey ? { publicKey } : {}),
         });
-        out[name] = pulumi.all([img, mirror.ref]).apply(([i, ref]) => ({ ...i, ref }));
+        out[name] = pulumi.all([img, mirror.ref]).apply(([i, ref]) => mirroredOutput(i, ref));
     }
     return pulumi.all(out);
 }

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { describe, expect, it } from "vitest";
-import { builderVmLimits, bucketsNeverPublic, everyBucketBlocked, noPlainSecrets, plainSecrets, releasedImagesByDigest, tlsExceptLoopback } from "./rules";
+import { builderVmLimits, bucketsNeverPublic, everyBucketBlocked, noPlainSecrets, plainSecrets, releasedImagesByDigest, releasedImagesSigned, tlsExceptLoopback } from "./rules";
 
 const D = `sha256:${"a".repeat(64)}`;
 
@@ -132,5 +132,22 @@ describe("no-plain-secrets-in-config", () => {
         for (const f of await fs.readdir(path.join(root, "stacks"))) {
             expect(plainSecrets(f, await fs.readFile(path.join(root, "stacks", f), "utf8")), f).toEqual([]);
         }
+    });
+});
+
+describe("released-images-signed", () => {
+    const release = "pulumi-nodejs:dynamic/image-factory:ImageRelease";
+    const run = async (props: Record<string, unknown>) => {
+        const found: string[] = [];
+        await (releasedImagesSigned.validateResource as (a: unknown, r: (m: string) => void) => Promise<void>)({ type: release, props, urn: "u", name: "x", opts: {} }, (m) => found.push(m));
+        return found;
+    };
+    it("flags a release that verifies no signature", async () => {
+        expect(await run({ registry: "r:5000", repository: "demo/base", digest: D })).toEqual([
+            "releases images without verifying their signature: set image-factory:signing.publicKey and the secret signingKey (the fleet key)",
+        ]);
+    });
+    it("passes a release with the fleet key whose digest is not known yet (checked by the release on up)", async () => {
+        expect(await run({ registry: "127.0.0.1:1", repository: "demo/base", digest: "04da6b54-80e4-46f7-96ec-b56ff0331ba9", publicKey: "-----BEGIN PUBLIC KEY-----…" })).toEqual([]);
     });
 });

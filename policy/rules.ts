@@ -6,7 +6,8 @@ import * as path from "node:path";
 import type { ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { parse } from "yaml";
-import { isLoopback } from "../components/registry/client";
+import { isLoopback, RegistryClient } from "../components/registry/client";
+import { VerificationError, verifyImageSignature } from "../components/supply-chain/attachments";
 
 const DIGEST_REF = /@sha256:[a-f0-9]{64}$/;
 const DYNAMIC = "pulumi-nodejs:dynamic/image-factory:";
@@ -44,6 +45,36 @@ export const releasedImagesByDigest: ResourceValidationPolicy = {
         if (args.type === `${DYNAMIC}ImageRelease` || args.type === `${DYNAMIC}RegistryMirror`) {
             const digest = at(p, "digest");
             if (known(digest) && !/^sha256:[a-f0-9]{64}$/.test(digest)) report(`digest must be a sha256 digest, not ${JSON.stringify(digest)}`);
+        }
+    },
+};
+
+/**
+ * Every released image is signed by the fleet key: a release verifies the
+ * signature before it moves a tag, and a digest already known at preview (a
+ * pin, or an image pushed by hand) must carry one now.
+ */
+export const releasedImagesSigned: ResourceValidationPolicy = {
+    name: "released-images-signed",
+    description: "Released images carry a signature by the fleet key (image-factory:signing); an unsigned image is never released (a loopback registry without a key excepted).",
+    enforcementLevel: "mandatory",
+    validateResource: async (args, report) => {
+        if (args.type !== `${DYNAMIC}ImageRelease`) return;
+        const p = args.props;
+        const publicKey = at(p, "publicKey");
+        if (!known(publicKey)) {
+            // A developer's own loopback registry may go unsigned (like plain HTTP there); every other one may not.
+            if (isLoopback(String(at(p, "registry") ?? ""))) return;
+            report("releases images without verifying their signature: set image-factory:signing.publicKey and the secret signingKey (the fleet key)");
+            return;
+        }
+        const [registry, repository, digest] = [at(p, "registry"), at(p, "repository"), at(p, "digest")];
+        if (!known(registry) || !known(repository) || !known(digest) || !isLoopback(registry)) return; // checked by the release on `up`
+        try {
+            await verifyImageSignature(new RegistryClient(registry, { timeoutMs: 20_000 }), repository, digest, publicKey);
+        } catch (e) {
+            // A registry that cannot be asked (down, credentials) is the release's to refuse on `up`.
+            if (e instanceof VerificationError) report(`${e.message}; it cannot be released`);
         }
     },
 };

@@ -39,6 +39,12 @@ export interface ImageOutput {
     boot?: { targetReached: boolean; target: string; failedUnits: number; seconds: number; accel: "kvm" | "tcg"; probes: { passed: number; total: number } };
     /** Bootable images: the VM disk made from that build, with the kernel and initrd that boot it. */
     vmDisk?: VmDiskOutput;
+    /** With a fleet signing key: the sigstore signature of `digest` (host/repo:sha256-<hex>.sig) and that manifest's digest (null: signed by an earlier up, not recorded by this one). */
+    signature?: { ref: string; digest: string | null };
+    /** Signed attestations of `digest` (SBOM, provenance) as DSSE envelopes: host/repo:sha256-<hex>.att. */
+    attestations?: { ref: string; digest: string | null };
+    /** The SBOM attested for `digest` (null when a pin releases a build attested by an earlier up). */
+    sbom?: { format: string; predicateType: string; packages: number; sha256: string; attestation: string } | null;
 }
 
 export interface VmFileOutput {
@@ -68,6 +74,15 @@ export interface VmDiskOutput {
     kernelArgs: string;
     /** manifest.json: every file's sha256 and size, the kernel version, the partition. */
     manifest: VmFileOutput;
+}
+
+
+/** The fleet key images are signed with (stack output `signing`). */
+export interface SigningOutput {
+    /** PEM (SPKI, ECDSA P-256): verify with `cosign verify --key`, or in a containers policy (`sigstoreSigned`). */
+    publicKey: string;
+    /** sha256 of the key's DER encoding. */
+    keyFingerprint: string;
 }
 
 /** The artifact store's buckets, by role, and where they are. */
@@ -172,6 +187,8 @@ export interface StackOutputsV1 {
     rollout?: RolloutOutput | null;
     /** A site in a rollout group: its released digests, since when, and its health. */
     rolloutReport?: RolloutReportOutput | null;
+    /** The fleet key the images are signed with; null when the site signs nothing. */
+    signing?: SigningOutput | null;
 }
 
 export class ContractError extends Error {

@@ -6,7 +6,8 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
-import { isDigest, isValidRepository, RegistryClient, type RegistryAuth, withAuthFile } from "../registry/client";
+import { isDigest, isValidRepository, parseRef, RegistryClient, type RegistryAuth, withAuthFile } from "../registry/client";
+import { verifyImageSignature } from "../supply-chain/attachments";
 import { withTempDir } from "../temp-dir";
 import { bootstrapRootfs, buildah, buildImage, pushByDigest, readyStorage } from "./buildah";
 import type { Source } from "./catalog";
@@ -34,6 +35,8 @@ export interface ImageBuildInputs {
     source: Source | null;
     /** The tested parent, host/repo@sha256:…, or null for a base image. */
     parentRef: string | null;
+    /** With a fleet key: the parent must carry a signature that verifies with it (PEM), or nothing is built. */
+    parentPublicKey?: string | null;
     /** buildah storage and the rootfs cache: machine-local, never a reason to rebuild. */
     storage: string;
     cacheDir: string;
@@ -69,6 +72,14 @@ async function build(inputs: ImageBuildInputs): Promise<{ digest: string; ref: s
     say(`building ${inputs.name} ${inputs.version} (${inputs.definitionHash.slice(0, 19)})${inputs.parentRef ? ` on ${inputs.parentRef}` : ""}`);
     const client = new RegistryClient(inputs.registry, { auth: inputs.auth });
     await client.ping(); // a registry that is down fails the build before any work
+    // An unsigned or foreign parent stops the build before any work.
+    if (inputs.parentRef && inputs.parentPublicKey) {
+        const parent = parseRef(inputs.parentRef);
+        await verifyImageSignature(new RegistryClient(parent.registry, { auth: inputs.auth }), parent.repository, parent.digest!, inputs.parentPublicKey).catch((e: Error) => {
+            throw new Error(`${inputs.name}: will not build on ${inputs.parentRef}: ${e.message}`);
+        });
+        say(`parent ${inputs.parentRef} verified with the fleet key`);
+    }
     await readyStorage(inputs.storage, say);
     return withAuthFile(inputs.registry, inputs.auth, (authFile) =>
         withTempDir(`if-build-${inputs.name}-`, async (dir) => {

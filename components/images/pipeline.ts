@@ -1,9 +1,10 @@
 // ImagePipeline: for each selected image, parents first,
-//   ImageBuild (push by digest) → ImageTest → [VmDisk → BootTest] → ImageRelease (move tags)
+//   ImageBuild (push by digest) → ImageTest → [VmDisk → BootTest] → [ImageSign] → ImageRelease (move tags)
 // Bootable images (a kernel in the chain, catalog `boot`) are made into a VM
-// disk and booted before release. A child builds on its parent's TESTED (and
-// booted) digest, so a failing test or boot stops the image's release and
-// every descendant's build.
+// disk and booted before release; with a fleet key, what passed the gates is
+// signed and attested. A child builds on its parent's TESTED (booted, signed)
+// digest, so a failing test or boot stops the image's release and every
+// descendant's build.
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageOutput, VmDiskOutput } from "../contract";
 import { isDigest, type RegistryAuth } from "../registry/client";
@@ -13,6 +14,7 @@ import type { ResolvedImage } from "./definition";
 import type { Accel, BootProbe } from "./boot-test.provider";
 import { BootTest, ImageBuild, ImageRelease, ImageTest, VmDisk } from "./resources";
 import type { DiskFormat } from "../prestage/layout";
+import { ImageSign } from "../supply-chain/sign";
 
 /** The boot gate's settings (stack config image-factory:boot). */
 export interface BootSettings {
@@ -41,6 +43,15 @@ export interface ImagePipelineArgs {
     cacheDir: string;
     /** Boot-test bootable images before release; without it nothing is booted. */
     boot?: BootSettings;
+    /** The fleet key: what passed the gates is signed and attested (SBOM, provenance) before release; children build only on a verified parent. */
+    signing?: {
+        /** Pulumi secret: the private key (PEM). */
+        key: pulumi.Input<string>;
+        /** Its public half (PEM). */
+        publicKey: string;
+        /** The definitions' commit, recorded in the provenance. */
+        commit: pulumi.Input<string>;
+    };
 }
 
 export type ReleasedImage = ImageOutput;
@@ -65,12 +76,26 @@ export function pinnedBuild(image: string, pin: string, history: BuildRecord[]):
     return { digest: match.digest, version: match.version };
 }
 
+type Signed = [string, { ref: string; digest: string }, { ref: string; digest: string }, { format: string; predicateType: string; packages: number; sha256: string }];
+
+/** The contract's signature and SBOM references of a released digest (cosign tag scheme, beside the image). */
+export function supplyChainOutput(ref: string, digest: string, signed: Signed | undefined): Pick<ImageOutput, "signature" | "attestations" | "sbom"> {
+    const repository = ref.split("@")[0];
+    const tag = (kind: string) => `${repository}:${digest.replace(":", "-")}.${kind}`;
+    return {
+        signature: { ref: tag("sig"), digest: signed?.[1].digest ?? null },
+        attestations: { ref: tag("att"), digest: signed?.[2].digest ?? null },
+        sbom: signed ? { ...signed[3], attestation: tag("att") } : null,
+    };
+}
+
 export class ImagePipeline extends pulumi.ComponentResource {
     readonly builds: Record<string, ImageBuild> = {};
     readonly tests: Record<string, ImageTest> = {};
     readonly releases: Record<string, ImageRelease> = {};
     readonly vmDisks: Record<string, VmDisk> = {};
     readonly boots: Record<string, BootTest> = {};
+    readonly signatures: Record<string, ImageSign> = {};
     /** Released images by name: the outputs contract's `images`. */
     readonly released: pulumi.Output<Record<string, ReleasedImage>>;
 
@@ -82,7 +107,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
         const out: Record<string, pulumi.Output<ReleasedImage>> = {};
         for (const [image, r] of args.images) {
             const repository = `${args.namespace}/${image}`;
-            const parentTest = r.parent ? (this.boots[r.parent] ?? this.tests[r.parent]) : undefined;
+            // The parent's digest that passed its gates (and, with a fleet key, was signed).
+            const parentPassed = r.parent ? (this.signatures[r.parent] ?? this.boots[r.parent] ?? this.tests[r.parent]) : undefined;
             const build = new ImageBuild(
                 image,
                 {
@@ -94,7 +120,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
                     containerfile: r.containerfile,
                     context: contextInputs(r.context),
                     source: r.def.source ?? null,
-                    parentRef: parentTest ? parentTest.ref : null,
+                    parentRef: parentPassed ? parentPassed.ref : null,
+                    parentPublicKey: r.parent && args.signing ? args.signing.publicKey : null,
                     storage: args.storage,
                     cacheDir: args.cacheDir,
                     auth: args.auth,
@@ -103,7 +130,9 @@ export class ImagePipeline extends pulumi.ComponentResource {
             );
             const test = new ImageTest(image, { name: image, ref: build.ref, tests: r.def.tests, storage: args.storage, auth: args.auth }, { parent: this });
             const gate = args.boot && r.boot.test ? this.bootGate(image, r, test, args.boot, args) : undefined;
-            const passed = gate?.boot ?? test;
+            const gated = gate?.boot ?? test;
+            const sign = args.signing ? this.sign(image, r, repository, test, gate?.boot, args.signing, args) : undefined;
+            const passed = sign ?? gated;
             // Unpinned, the release is known before anything builds (preview shows its tags);
             // pinned, the digest and version come from the build history.
             const pin = args.pins[image];
@@ -123,12 +152,15 @@ export class ImagePipeline extends pulumi.ComponentResource {
                     tags,
                     reason: pin ? `pinned to ${pin}` : "latest tested build",
                     auth: args.auth,
+                    ...(args.signing ? { publicKey: args.signing.publicKey } : {}),
                 },
                 { parent: this, dependsOn: [passed] },
             );
             this.builds[image] = build;
             this.tests[image] = test;
             this.releases[image] = release;
+            if (sign) this.signatures[image] = sign;
+            const signed = sign ? pulumi.all([sign.digest, sign.signature, sign.attestations, sign.sbom]) : pulumi.output(undefined);
             const booted = gate
                 ? pulumi.output({
                       result: gate.boot.result,
@@ -146,8 +178,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
                       }),
                   })
                 : undefined;
-            out[image] = pulumi.all([release.ref, release.digest, release.tags, release.version, test.results, booted]).apply(
-                ([ref, digest, t, v, results, b]): ReleasedImage => ({
+            out[image] = pulumi.all([release.ref, release.digest, release.tags, release.version, test.results, booted, signed]).apply(
+                ([ref, digest, t, v, results, b, sg]): ReleasedImage => ({
                     ref,
                     digest,
                     tags: t,
@@ -168,11 +200,51 @@ export class ImagePipeline extends pulumi.ComponentResource {
                               vmDisk: b.vmDisk as VmDiskOutput,
                           }
                         : {}),
+                    // The released digest's attachments (a pin releases an earlier build, signed when it was built).
+                    ...(sg ? supplyChainOutput(ref, digest, sg[0] === digest ? (sg as Signed) : undefined) : {}),
                 }),
             );
         }
         this.released = pulumi.all(out);
         this.registerOutputs({ released: this.released });
+    }
+
+    /** ImageSign: the digest that passed the tests (and the boot gate) is signed, with its SBOM and provenance. */
+    private sign(
+        image: string,
+        r: ResolvedImage,
+        repository: string,
+        test: ImageTest,
+        boot: BootTest | undefined,
+        signing: NonNullable<ImagePipelineArgs["signing"]>,
+        args: ImagePipelineArgs,
+    ): ImageSign {
+        const parentSign = r.parent ? this.signatures[r.parent] : undefined;
+        const bootVerdict = boot
+            ? boot.result.apply((b) => ({ targetReached: b.targetReached, target: b.target, failedUnits: b.failedUnits, probes: b.probes.map((p) => ({ name: p.name, passed: p.passed })) }))
+            : null;
+        const gated = boot ?? test;
+        return new ImageSign(
+            image,
+            {
+                name: image,
+                version: r.def.version,
+                registry: args.registry,
+                repository,
+                digest: gated.digest,
+                signingKey: pulumi.secret(signing.key),
+                publicKey: signing.publicKey,
+                provenance: pulumi.all([test.results, bootVerdict, signing.commit, parentSign ? parentSign.ref : null]).apply(([results, bootResult, commit, parentRef]) => ({
+                    definitionHash: r.definitionHash,
+                    parentRef,
+                    tests: results.map((t) => ({ name: t.name, passed: t.passed })),
+                    ...(bootResult ? { boot: bootResult } : {}),
+                    commit,
+                })),
+                auth: args.auth,
+            },
+            { parent: this, dependsOn: [gated] },
+        );
     }
 
     /** VmDisk → BootTest for a bootable image, on the digest that passed its tests. */

@@ -4,6 +4,7 @@
 import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { isDigest, isValidTag, RegistryClient, type RegistryAuth } from "../registry/client";
+import { verifyImageSignature } from "../supply-chain/attachments";
 
 export interface ImageReleaseInputs {
     name: string;
@@ -17,6 +18,8 @@ export interface ImageReleaseInputs {
     /** Why this digest: "latest build" or "pinned to <version|digest>". */
     reason: string;
     auth?: RegistryAuth;
+    /** The fleet's public key (PEM): the digest must carry a signature that verifies with it, or no tag moves. */
+    publicKey?: string;
 }
 
 export interface ImageReleaseOutputs extends ImageReleaseInputs {
@@ -31,6 +34,11 @@ async function release(inputs: ImageReleaseInputs, previous: Record<string, stri
     const where = `${inputs.registry}/${inputs.repository}`;
     if ((await client.resolve(inputs.repository, inputs.digest)) !== inputs.digest) {
         throw new Error(`${inputs.name}: ${where}@${inputs.digest} is not in the registry; cannot release it (${inputs.reason})`);
+    }
+    if (inputs.publicKey) {
+        await verifyImageSignature(client, inputs.repository, inputs.digest, inputs.publicKey).catch((e: Error) => {
+            throw new Error(`${inputs.name}: refusing to release ${where}@${inputs.digest} (${inputs.reason}): ${e.message}`);
+        });
     }
     const prev = { ...previous };
     for (const tag of inputs.tags) {

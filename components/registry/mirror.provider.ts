@@ -4,6 +4,8 @@
 // byte for byte what the hub built and tested.
 import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
+import { verifyImageSignature } from "../supply-chain/attachments";
+import { attachmentTag } from "../supply-chain/sigstore";
 import { isDigest, isValidRepository, isValidTag, type Manifest, RegistryClient, type RegistryAuth } from "./client";
 
 export interface MirrorInputs {
@@ -16,6 +18,12 @@ export interface MirrorInputs {
     tags: string[];
     sourceAuth?: RegistryAuth;
     auth?: RegistryAuth;
+    /**
+     * The fleet's public key (PEM): the image must carry a signature by it in the
+     * source registry, or nothing is copied; its signature and attestations
+     * (<repo>:sha256-<hex>.sig/.att) are copied with it.
+     */
+    publicKey?: string;
 }
 
 export interface MirrorOutputs extends MirrorInputs {
@@ -59,12 +67,34 @@ async function copyManifest(from: RegistryClient, to: RegistryClient, i: MirrorI
     return m;
 }
 
+/** Copies the image's signature and attestations (tags sha256-<hex>.sig/.att) when the source has them. */
+async function copyAttachments(from: RegistryClient, to: RegistryClient, i: MirrorInputs, stats: CopyStats): Promise<void> {
+    for (const kind of ["sig", "att"] as const) {
+        const tag = attachmentTag(i.digest, kind);
+        const source = await from.resolve(i.sourceRepository, tag);
+        if (!source || (await to.resolve(i.repository, tag)) === source) continue;
+        const m = await copyManifest(from, to, i, source, stats);
+        await to.putManifest(i.repository, tag, m);
+    }
+}
+
 async function mirror(i: MirrorInputs): Promise<MirrorOutputs> {
     const from = new RegistryClient(i.sourceRegistry, { auth: i.sourceAuth });
     const to = new RegistryClient(i.registry, { auth: i.auth });
     const stats: CopyStats = { copiedBlobs: 0, skippedBlobs: 0, copiedBytes: 0 };
+    // Signatures name the repository they were made for: the hub's.
+    const identity = `${i.sourceRegistry}/${i.sourceRepository}`;
+    if (i.publicKey) {
+        await verifyImageSignature(from, i.sourceRepository, i.digest, i.publicKey, identity).catch((e: Error) => {
+            throw new Error(`${i.name}: will not mirror ${identity}@${i.digest}: ${e.message}`);
+        });
+    }
     const present = (await to.resolve(i.repository, i.digest)) === i.digest;
     const m = present ? (await to.getManifest(i.repository, i.digest))! : await copyManifest(from, to, i, i.digest, stats);
+    if (i.publicKey) {
+        await copyAttachments(from, to, i, stats);
+        await verifyImageSignature(to, i.repository, i.digest, i.publicKey, identity);
+    }
     for (const tag of i.tags) {
         if ((await to.resolve(i.repository, tag)) !== i.digest) await to.putManifest(i.repository, tag, m);
     }
@@ -91,7 +121,7 @@ export const provider: ProviderImpl = {
     },
     async diff(_id, olds, news) {
         const replaces = changedKeys(olds, news, ["registry", "repository"]);
-        const changed = changedKeys(olds, news, ["digest", "tags", "sourceRegistry", "sourceRepository"]);
+        const changed = changedKeys(olds, news, ["digest", "tags", "sourceRegistry", "sourceRepository", "publicKey"]);
         return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
     },
     async create(inputs) {
@@ -108,6 +138,11 @@ export const provider: ProviderImpl = {
     },
     async delete(_id, props) {
         const p = props as MirrorOutputs;
-        await new RegistryClient(p.registry, { auth: p.auth }).deleteManifest(p.repository, p.digest);
+        const to = new RegistryClient(p.registry, { auth: p.auth });
+        for (const kind of ["sig", "att"] as const) {
+            const copy = await to.resolve(p.repository, attachmentTag(p.digest, kind));
+            if (copy) await to.deleteManifest(p.repository, copy);
+        }
+        await to.deleteManifest(p.repository, p.digest);
     },
 };

@@ -22,6 +22,8 @@ export interface ProvenanceFacts {
     /** The parent image by digest (host/repo@sha256:…), or null for a root image. */
     parentRef: string | null;
     tests: Array<{ name: string; passed: boolean }>;
+    /** Bootable images: the boot gate's verdict on this digest (absent: not booted). */
+    boot?: { targetReached: boolean; target: string; failedUnits: string[]; probes: Array<{ name: string; passed: boolean }> } | null;
     /** The commit of the definitions (`<sha>` or `<sha>-dirty`), or "unknown". Not a reason to sign again. */
     commit: string;
 }
@@ -93,6 +95,7 @@ export function provenancePredicate(i: ImageSignInputs, finishedOn: Date): Recor
                     name: "tests",
                     annotations: { passed: p.tests.filter((t) => t.passed).length, total: p.tests.length, results: p.tests },
                 },
+                ...(p.boot ? [{ name: "boot", annotations: p.boot }] : []),
             ],
         },
     };
@@ -100,14 +103,14 @@ export function provenancePredicate(i: ImageSignInputs, finishedOn: Date): Recor
 
 async function signAndAttest(i: ImageSignInputs, earlier: ImageSignOutputs["signed"] = []): Promise<ImageSignOutputs> {
     const say = (l: string) => console.log(`[sign ${i.name}] ${l}`);
+    const started = Date.now();
     const key = loadSigningKey(i.signingKey, "image-factory:signingKey");
     const publicKey = i.publicKey;
-    if (publicKeyPem(i.signingKey) !== publicKey) throw new Error(KEY_MISMATCH);
+    if (keyFingerprint(publicKeyPem(i.signingKey)) !== keyFingerprint(publicKey)) throw new Error(KEY_MISMATCH);
     const client = new RegistryClient(i.registry, { auth: i.auth });
     const repositoryRef = `${i.registry}/${i.repository}`;
     if ((await client.resolve(i.repository, i.digest)) !== i.digest) throw new Error(`${i.name}: ${repositoryRef}@${i.digest} is not in the registry; nothing to sign`);
 
-    const started = Date.now();
     const sbom = await imageSbom(client, { repository: repositoryRef, digest: i.digest, name: i.name, version: i.version }, i.repository);
     const sbomBytes = Buffer.from(JSON.stringify(sbom.document));
     const sig = await signImage(client, i.repository, i.digest, key, publicKey);
@@ -122,7 +125,7 @@ async function signAndAttest(i: ImageSignInputs, earlier: ImageSignOutputs["sign
         if (!attested.has(t)) throw new Error(`${i.name}: the ${t} attestation of ${repositoryRef}@${i.digest} does not verify after it was written`);
     say(
         `${sig.written ? "signed" : "already signed"} ${repositoryRef}@${i.digest} (key ${keyFingerprint(publicKey).slice(0, 19)}); ` +
-            `SBOM (${sbom.packages.length} packages) and provenance attested in ${Date.now() - started} ms`,
+            `SBOM (${sbom.packages.length} packages) and provenance attested, read back and verified in ${Date.now() - started} ms`,
     );
     return {
         ...i,
@@ -145,7 +148,8 @@ export const provider: ProviderImpl = {
         if (!isUnknown(news.signingKey)) {
             try {
                 loadSigningKey(String(news.signingKey ?? ""), "image-factory:signingKey");
-                if (!isUnknown(news.publicKey) && publicKeyPem(String(news.signingKey)) !== news.publicKey) failures.push({ property: "signingKey", reason: KEY_MISMATCH });
+                if (!isUnknown(news.publicKey) && keyFingerprint(publicKeyPem(String(news.signingKey))) !== keyFingerprint(String(news.publicKey)))
+                    failures.push({ property: "signingKey", reason: KEY_MISMATCH });
             } catch (e) {
                 failures.push({ property: "signingKey", reason: (e as Error).message });
             }

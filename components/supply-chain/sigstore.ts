@@ -73,6 +73,11 @@ export function publicKeyProblem(pem: string): string | undefined {
     }
 }
 
+/** The public key in canonical SPKI PEM (whitespace a config store may have changed does not matter). */
+export function canonicalPublicKey(pem: string): string {
+    return createPublicKey({ key: pem, format: "pem" }).export({ type: "spki", format: "pem" }).toString();
+}
+
 /** sha256 of the public key's DER: a short, stable name for the key (as in `keyid`). */
 export function keyFingerprint(publicPem: string): string {
     return `sha256:${sha256Hex(createPublicKey(publicPem).export({ type: "spki", format: "der" }))}`;

@@ -3,6 +3,7 @@
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExecError } from "../../components/exec";
+import { generateSigningKey } from "../../components/supply-chain/sigstore";
 import { TestStack } from "./harness";
 
 describe("policy pack in preview", () => {
@@ -15,6 +16,10 @@ describe("policy pack in preview", () => {
         for (const [k, v] of [["site.name", "guarded"], ["site.role", "local"], ["registry.url", "127.0.0.1:5999"], ["images.select[0]", "base"]]) {
             await stack.pulumi(["config", "set", "--path", `image-factory:${k}`, v]);
         }
+        // A fleet key: released-images-signed refuses a stack that releases unsigned images.
+        const fleet = generateSigningKey();
+        await stack.setSecret("image-factory:signingKey", fleet.privateKey);
+        await stack.pulumi(["config", "set", "--path", "image-factory:signing.publicKey", "--non-interactive"], { input: fleet.publicKey });
     });
     afterAll(async () => stack?.cleanup());
 

@@ -19,6 +19,8 @@ import { type ImageSignInputs, type ImageSignOutputs, PROVENANCE_PREDICATE_TYPE,
 import { generateSigningKey, loadSigningKey } from "../../components/supply-chain/sigstore";
 import { withTempDir } from "../../components/temp-dir";
 import type { RunningRegistry } from "../../scripts/services/registry";
+import { provider as mirror } from "../../components/registry/mirror.provider";
+import { provider as builder } from "../../components/images/build.provider";
 import { pushImage } from "../support/images";
 import { testRegistry } from "../support/registry";
 
@@ -198,6 +200,65 @@ describe("supply chain: signatures, SBOM and provenance in a real registry", () 
         await verifyImageSignature(new RegistryClient(reg.address), "fleet/again", img.digest, fleet.publicKey);
         await provider.delete("id", second as never);
         for (const dg of [img.digest, other.digest]) expect(await new RegistryClient(reg.address).resolve("fleet/again", attachmentTag(dg, "sig"))).toBeUndefined();
+    });
+
+    it("a mirror verifies the signature before it copies, and copies the signature and attestations with the image", async () => {
+        const hub = await pushImage(reg.address, "hub/httpd", "1.0.0", { "var/lib/dpkg/status": STATUS, "etc/os-release": OS_RELEASE, m: "1" });
+        await provider.create(inputs("hub/httpd", hub.digest));
+        const mirrorInputs = {
+            name: "httpd",
+            sourceRegistry: reg.address,
+            sourceRepository: "hub/httpd",
+            digest: hub.digest,
+            registry: reg.address,
+            repository: "site/httpd",
+            tags: ["1.0.0"],
+            publicKey: fleet.publicKey,
+        };
+        const out = (await mirror.create(mirrorInputs)).outs;
+        expect(out.ref).toBe(`${reg.address}/site/httpd@${hub.digest}`);
+        const client = new RegistryClient(reg.address);
+        for (const kind of ["sig", "att"] as const) {
+            expect(await client.resolve("site/httpd", attachmentTag(hub.digest, kind))).toBe(await client.resolve("hub/httpd", attachmentTag(hub.digest, kind)));
+        }
+        // The copy verifies (its signature names the hub's repository, which a site device policy maps with remapIdentity).
+        await verifyImageSignature(client, "site/httpd", hub.digest, fleet.publicKey, `${reg.address}/hub/httpd`);
+        expect((await readAttestations(client, "site/httpd", hub.digest, fleet.publicKey)).has(SPDX_PREDICATE_TYPE)).toBe(true);
+        // An unsigned image on the hub is not copied at all.
+        const unsigned = await pushImage(reg.address, "hub/handmade", "1.0.0", { n: "1" });
+        await expect(mirror.create({ ...mirrorInputs, name: "handmade", sourceRepository: "hub/handmade", repository: "site/handmade", digest: unsigned.digest })).rejects.toThrow(
+            `handmade: will not mirror ${reg.address}/hub/handmade@${unsigned.digest}: ${reg.address}/hub/handmade@${unsigned.digest} is not signed`,
+        );
+        expect(await client.resolve("site/handmade", unsigned.digest)).toBeUndefined();
+        await mirror.delete("id", out);
+        expect(await client.resolve("site/httpd", attachmentTag(hub.digest, "sig"))).toBeUndefined();
+    });
+
+    it("a child builds only on a parent signed with the fleet key: an unsigned or foreign-signed parent stops the build before any work", async () => {
+        const client = new RegistryClient(reg.address);
+        const parent = await pushImage(reg.address, "fleet/parent", "1.0.0", { "etc/motd": "pushed by hand\n" });
+        const parentRef = `${reg.address}/fleet/parent@${parent.digest}`;
+        const storage = path.join(work, "child-storage");
+        const child = {
+            name: "child",
+            version: "1.0.0",
+            registry: reg.address,
+            repository: "fleet/child",
+            definitionHash: `sha256:${"c".repeat(64)}`,
+            containerfile: "FROM scratch\n",
+            context: { Containerfile: { text: "FROM scratch\n" } },
+            source: null,
+            parentRef,
+            parentPublicKey: fleet.publicKey,
+            storage,
+            cacheDir: work,
+        };
+        await expect(builder.create(child)).rejects.toThrow(`child: will not build on ${parentRef}: ${parentRef} is not signed`);
+        await signImage(client, "fleet/parent", parent.digest, loadSigningKey(foreign.privateKey), foreign.publicKey);
+        await expect(builder.create(child)).rejects.toThrow(`child: will not build on ${parentRef}: `);
+        // Nothing was built: buildah's storage was never touched, nothing was pushed.
+        await expect(fs.access(storage)).rejects.toThrow(/ENOENT/);
+        expect(await client.listTags("fleet/child")).toEqual([]);
     });
 
     it("check names the config key and never shows the key material", async () => {

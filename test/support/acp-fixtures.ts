@@ -73,8 +73,11 @@ export function stackValues(stack: string): Record<string, unknown> {
 
 /** The raw configuration of an example stack, with the placeholder secrets its README section names. */
 export function exampleStack(stack: string, secrets: Partial<Record<keyof typeof SECRETS, string | undefined>> = SECRETS): RawConfig {
+    const values = stackValues(stack);
+    // A stack with a fleet key gets its private half as the secret signingKey.
+    const all: Record<string, string | undefined> = { ...secrets, ...(values.signing ? { signingKey: "test-signing-key-SECRET" } : {}) };
     return {
-        values: stackValues(stack),
-        secrets: Object.fromEntries(Object.entries(secrets).filter(([, v]) => v !== undefined).map(([k, v]) => [k, pulumi.secret(v!)])),
+        values,
+        secrets: Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined).map(([k, v]) => [k, pulumi.secret(v!)])),
     };
 }

@@ -200,6 +200,30 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
         expect((await guest.commands()).length).toBe(before);
     });
 
+    it("a catalog change plans a new pipeline run for the new rendering, and nothing else", async () => {
+        const file = path.join(stack.dir, "images/httpd.yaml");
+        await fs.writeFile(file, (await fs.readFile(file, "utf8")).replace("It works.", "It works (e2e change)."));
+        const r = await stack.preview(["--json"]);
+        // A run's name carries the rendering's digest.
+        const steps = (JSON.parse(r.stdout).steps as Step[])
+            .filter((s) => s.op !== "same")
+            .map(short)
+            .map((s) => s.replace(/-[0-9a-f]{12}$/, "-<digest>"))
+            .sort();
+        expect(steps).toEqual([
+            "create kubernetes:tekton.dev/v1:PipelineRun::pipelinerun-image-factory-image-factory-hub-<digest>",
+            "delete kubernetes:tekton.dev/v1:PipelineRun::pipelinerun-image-factory-image-factory-hub-<digest>",
+            "update kubernetes:tekton.dev/v1:Pipeline::pipeline-image-factory-image-factory-hub",
+        ]);
+        const before = (await guest.commands()).length;
+        const up = await stack.up();
+        printed += up.stdout + up.stderr;
+        // The superseded run stays on the cluster (retainOnDelete: the build history).
+        const runs = await api.list({ apiVersion: "tekton.dev/v1", resource: "pipelineruns", namespaced: true }, "image-factory");
+        expect(runs).toHaveLength(2);
+        expect((await guest.commands()).length).toBe(before);
+    });
+
     it("secrets stay secret in state, objects and output", async () => {
         await expectSecretsKept();
     });

@@ -7,7 +7,7 @@
 // (components/ is the workspace package @image-factory/components) when a method
 // is called. That keeps state small and portable across clones, lets delete run
 // the current code, and avoids serializing test-runner-rewritten imports.
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 
 /** The implementation a provider module exports as `provider`. */
@@ -63,4 +63,37 @@ export function isUnknown(value: unknown): boolean {
 export function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>, keys?: readonly string[]): string[] {
     const all = keys ?? [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => k !== "__provider");
     return all.filter((k) => isUnknown(news[k]) || JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+}
+
+/** A diff from the keys whose change replaces the resource and those it updates in place. */
+export function diffOn(replaceOn: readonly string[], updateOn: readonly string[] = []): ProviderImpl["diff"] {
+    return async (_id, olds, news) => {
+        const replaces = changedKeys(olds, news, replaceOn);
+        const updates = changedKeys(olds, news, updateOn);
+        return { changes: replaces.length + updates.length > 0, replaces, deleteBeforeReplace: false };
+    };
+}
+
+/** What a dynamic resource of the project declares about itself. */
+export interface ResourceSpec {
+    /** The type, registered as image-factory:<type>. */
+    type: string;
+    /** The module that exports its `provider` (see providerFor). */
+    provider: string;
+    /** Keys the provider computes: unknown until it has run (an input of the same key is passed as it is). */
+    outputs?: readonly string[];
+    /** Inputs that stay secret in state and in outputs (credentials, registry auth). */
+    secrets?: readonly string[];
+}
+
+/** The base of every dynamic resource here: a subclass is its spec, its typed args and its declared outputs. */
+export abstract class FactoryResource extends pulumi.dynamic.Resource {
+    protected constructor(spec: ResourceSpec, name: string, args: object, opts?: pulumi.CustomResourceOptions) {
+        const props: Record<string, unknown> = { ...args };
+        for (const key of spec.outputs ?? []) if (!(key in props)) props[key] = undefined;
+        const secrets = spec.secrets ?? [];
+        for (const key of secrets) if (props[key] !== undefined) props[key] = pulumi.secret(props[key]);
+        const withSecrets = secrets.length ? { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secrets] } : opts;
+        super(providerFor(spec.provider), name, props, withSecrets, "image-factory", spec.type);
+    }
 }

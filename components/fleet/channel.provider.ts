@@ -3,7 +3,7 @@
 // status and reason, so `preview --diff` shows the tag move and why, or why the
 // channel holds (waiting for a soak, halted by an unhealthy canary, pinned).
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { isUnknown, diffOn } from "../dynamic";
 import { isDigest, isValidTag, RegistryClient, type RegistryAuth } from "../registry/client";
 
 export interface GroupChannelInputs {
@@ -52,11 +52,7 @@ export const provider: ProviderImpl = {
         }
         return { inputs: news, failures };
     },
-    async diff(_id, olds, news) {
-        const replaces = changedKeys(olds, news, ["registry", "repository", "tag"]);
-        const changed = changedKeys(olds, news, ["digest", "status", "reason"]);
-        return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
-    },
+    diff: diffOn(["registry", "repository", "tag"], ["digest", "status", "reason"]),
     async create(inputs) {
         const outs = await point(inputs as GroupChannelInputs);
         return { id: `${outs.registry}/${outs.repository}:${outs.tag}`, outs };

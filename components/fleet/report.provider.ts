@@ -3,7 +3,7 @@
 // its health probe's verdict. The probe runs when a digest changes and on every
 // refresh (`up --refresh`), so the hub's next plan sees current health.
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys } from "../dynamic";
+import { diffOn } from "../dynamic";
 
 export interface SiteReleaseInputs {
     group: string;
@@ -65,10 +65,7 @@ export const provider: ProviderImpl = {
             failures.push({ property: "probe", reason: `must be an http(s) URL, got ${JSON.stringify(news.probe)}` });
         return { inputs: news, failures };
     },
-    async diff(_id, olds, news) {
-        const changed = changedKeys(olds, news, ["group", "digests", "probe"]);
-        return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
-    },
+    diff: diffOn([], ["group", "digests", "probe"]),
     async create(inputs) {
         const outs = await report(inputs as SiteReleaseInputs);
         return { id: `rollout-${outs.group}`, outs };

@@ -11,7 +11,7 @@ import { promises as fs } from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { changedKeys, isUnknown, diffOn } from "../dynamic";
 import { consoleTail, startVm } from "../qemu";
 import { BOOT_REPORT_MARKER, BOOT_REPORT_PARAM } from "./render/boot";
 
@@ -214,11 +214,7 @@ export const provider: ProviderImpl = {
         if (!isUnknown(inputs.probes) && !Array.isArray(inputs.probes)) failures.push({ property: "probes", reason: "probes must be a list" });
         return { inputs, failures };
     },
-    async diff(_id, olds, news) {
-        const reboot = changedKeys(olds, news, REBOOT_KEYS);
-        const other = changedKeys(olds, news, ["timeoutSeconds", "memoryMiB", "accel", "serialLog", "image"]);
-        return { changes: reboot.length + other.length > 0, replaces: [], deleteBeforeReplace: false };
-    },
+    diff: diffOn([], [...REBOOT_KEYS, "timeoutSeconds", "memoryMiB", "accel", "serialLog", "image"]),
     async create(inputs) {
         const i = inputs as BootTestInputs;
         const outs = await bootTest(i, (l) => console.log(`[boot ${i.image}] ${l}`));

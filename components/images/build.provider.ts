@@ -5,7 +5,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { changedKeys, diffOn, isUnknown } from "../dynamic";
 import { isDigest, isValidRepository, parseRef, RegistryClient, type RegistryAuth, withAuthFile } from "../registry/client";
 import { verifyImageSignature } from "../supply-chain/attachments";
 import { withTempDir } from "../temp-dir";
@@ -143,11 +143,7 @@ export const provider: ProviderImpl = {
         return { inputs: news, failures };
     },
 
-    async diff(_id, olds, news) {
-        const replaces = changedKeys(olds, news, REPLACE_KEYS);
-        const rebuild = changedKeys(olds, news, REBUILD_KEYS);
-        return { changes: replaces.length + rebuild.length > 0, replaces, deleteBeforeReplace: false };
-    },
+    diff: diffOn(REPLACE_KEYS, REBUILD_KEYS),
 
     async create(inputs) {
         const i = inputs as ImageBuildInputs;

@@ -2,7 +2,7 @@
 // tested digest. Moving a tag re-uses the manifest already in the registry; no
 // layer is uploaded. A pin (stack config) moves them back: that is the rollback.
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { isUnknown, diffOn } from "../dynamic";
 import { isDigest, isValidTag, RegistryClient, type RegistryAuth } from "../registry/client";
 import { verifyImageSignature } from "../supply-chain/attachments";
 
@@ -67,11 +67,7 @@ export const provider: ProviderImpl = {
         }
         return { inputs: news, failures };
     },
-    async diff(_id, olds, news) {
-        const replaces = changedKeys(olds, news, ["registry", "repository"]);
-        const moves = changedKeys(olds, news, ["digest", "tags", "version"]);
-        return { changes: replaces.length + moves.length > 0, replaces, deleteBeforeReplace: false };
-    },
+    diff: diffOn(["registry", "repository"], ["digest", "tags", "version"]),
     async create(inputs) {
         const outs = await release(inputs as ImageReleaseInputs, {});
         return { id: `${outs.registry}/${outs.repository}`, outs };

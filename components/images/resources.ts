@@ -1,7 +1,7 @@
 // The pipeline's dynamic resources. Each loads its provider by package name
 // in the engine's provider host (see components/dynamic.ts).
-import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "../dynamic";
+import type * as pulumi from "@pulumi/pulumi";
+import { FactoryResource } from "../dynamic";
 import type { RegistryAuth } from "../registry/client";
 import type { BuildRecord, ImageBuildInputs } from "./build.provider";
 import type { ImageReleaseInputs } from "./release.provider";
@@ -11,46 +11,41 @@ import type { VmDiskInputs, VmFile } from "./vm-disk.provider";
 
 type Args<T> = { [K in keyof T]: K extends "auth" ? pulumi.Input<RegistryAuth> | undefined : pulumi.Input<T[K]> };
 
-const withSecrets = (opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions => ({
-    ...opts,
-    additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "auth"],
-});
-
-export class ImageBuild extends pulumi.dynamic.Resource {
+export class ImageBuild extends FactoryResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly ref: pulumi.Output<string>;
     declare readonly history: pulumi.Output<BuildRecord[]>;
     declare readonly definitionHash: pulumi.Output<string>;
 
     constructor(name: string, args: Args<ImageBuildInputs>, opts?: pulumi.CustomResourceOptions) {
-        super(providerFor("@image-factory/components/images/build.provider"), name, { ...args, digest: undefined, ref: undefined, history: undefined }, withSecrets(opts), "image-factory", "ImageBuild");
+        super({ type: "ImageBuild", provider: "@image-factory/components/images/build.provider", outputs: ["digest", "ref", "history"], secrets: ["auth"] }, name, args, opts);
     }
 }
 
-export class ImageTest extends pulumi.dynamic.Resource {
+export class ImageTest extends FactoryResource {
     /** The digest that passed. */
     declare readonly digest: pulumi.Output<string>;
     declare readonly ref: pulumi.Output<string>;
     declare readonly results: pulumi.Output<TestResult[]>;
 
     constructor(name: string, args: Args<ImageTestInputs>, opts?: pulumi.CustomResourceOptions) {
-        super(providerFor("@image-factory/components/images/test.provider"), name, { ...args, digest: undefined, results: undefined }, withSecrets(opts), "image-factory", "ImageTest");
+        super({ type: "ImageTest", provider: "@image-factory/components/images/test.provider", outputs: ["digest", "results"], secrets: ["auth"] }, name, args, opts);
     }
 }
 
-export class ImageRelease extends pulumi.dynamic.Resource {
+export class ImageRelease extends FactoryResource {
     declare readonly ref: pulumi.Output<string>;
     declare readonly digest: pulumi.Output<string>;
     declare readonly tags: pulumi.Output<string[]>;
     declare readonly version: pulumi.Output<string>;
 
     constructor(name: string, args: Args<ImageReleaseInputs>, opts?: pulumi.CustomResourceOptions) {
-        super(providerFor("@image-factory/components/images/release.provider"), name, { ...args, ref: undefined, previous: undefined }, withSecrets(opts), "image-factory", "ImageRelease");
+        super({ type: "ImageRelease", provider: "@image-factory/components/images/release.provider", outputs: ["ref", "previous"], secrets: ["auth"] }, name, args, opts);
     }
 }
 
 /** A tested image as a VM disk (qcow2 or raw), with its kernel, initrd and manifest beside it. */
-export class VmDisk extends pulumi.dynamic.Resource {
+export class VmDisk extends FactoryResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly ref: pulumi.Output<string>;
     declare readonly path: pulumi.Output<string>;
@@ -67,18 +62,21 @@ export class VmDisk extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: Args<VmDiskInputs>, opts?: pulumi.CustomResourceOptions) {
         super(
-            providerFor("@image-factory/components/images/vm-disk.provider"),
+            {
+                type: "VmDisk",
+                provider: "@image-factory/components/images/vm-disk.provider",
+                outputs: ["digest", "path", "sha256", "fileSize", "virtualSize", "kernelVersion", "kernelArgs", "kernel", "initrd", "manifest", "serialLog"],
+                secrets: ["auth"],
+            },
             name,
-            { ...args, digest: undefined, path: undefined, sha256: undefined, fileSize: undefined, virtualSize: undefined, kernelVersion: undefined, kernelArgs: undefined, kernel: undefined, initrd: undefined, manifest: undefined, serialLog: undefined },
-            withSecrets(opts),
-            "image-factory",
-            "VmDisk",
+            args,
+            opts,
         );
     }
 }
 
 /** The boot gate: the image's VM disk booted in qemu to its default target, with its service probes. */
-export class BootTest extends pulumi.dynamic.Resource {
+export class BootTest extends FactoryResource {
     /** The digest that booted. */
     declare readonly digest: pulumi.Output<string>;
     declare readonly ref: pulumi.Output<string>;
@@ -86,6 +84,6 @@ export class BootTest extends pulumi.dynamic.Resource {
     declare readonly serialLog: pulumi.Output<string>;
 
     constructor(name: string, args: { [K in keyof BootTestInputs]: pulumi.Input<BootTestInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
-        super(providerFor("@image-factory/components/images/boot-test.provider"), name, { ...args, digest: undefined, result: undefined }, opts, "image-factory", "BootTest");
+        super({ type: "BootTest", provider: "@image-factory/components/images/boot-test.provider", outputs: ["digest", "result"] }, name, args, opts);
     }
 }

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { changedKeys, isUnknown, diffOn } from "../dynamic";
 import { run, startBackground } from "../exec";
 import { isDigest, type RegistryAuth } from "../registry/client";
 import { withTempDir } from "../temp-dir";
@@ -201,10 +201,7 @@ export const provider: ProviderImpl = {
         if (!isUnknown(news.tests) && !Array.isArray(news.tests)) failures.push({ property: "tests", reason: "tests must be a list" });
         return { inputs: news, failures };
     },
-    async diff(_id, olds, news) {
-        const changed = changedKeys(olds, news, ["ref", "tests"]);
-        return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
-    },
+    diff: diffOn([], ["ref", "tests"]),
     async create(inputs) {
         const outs = await test(inputs as ImageTestInputs);
         return { id: outs.name, outs };

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { isUnknown, diffOn } from "../dynamic";
 import { run } from "../exec";
 import { sha256File } from "../hash";
 import { assembleDisk, finishArtifact, sweepStaleTemps } from "../prestage/build";
@@ -216,10 +216,7 @@ export const provider: ProviderImpl = {
         }
         return { inputs, failures };
     },
-    async diff(_id, olds, news) {
-        const replaces = changedKeys(olds, news, REPLACE_KEYS);
-        return { changes: replaces.length > 0 || changedKeys(olds, news, ["auth"]).length > 0, replaces, deleteBeforeReplace: false };
-    },
+    diff: diffOn(REPLACE_KEYS, ["auth"]),
     async create(inputs) {
         const i = inputs as VmDiskInputs;
         const outs = await makeVmDisk(i, (l) => console.log(`[vm-disk ${i.image}] ${l}`));

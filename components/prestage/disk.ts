@@ -1,5 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "../dynamic";
+import type * as pulumi from "@pulumi/pulumi";
+import { FactoryResource } from "../dynamic";
 import type { ManifestEntry } from "./archives";
 import type { BuiltDisk, PartitionFile } from "./build";
 import type { DiskFormat, Filesystem } from "./layout";
@@ -34,7 +34,7 @@ export interface PreStagedDiskArgs {
  * units and an ignition snippet. Built atomically; remade only when an input
  * changes (image references are pinned by digest).
  */
-export class PreStagedDisk extends pulumi.dynamic.Resource {
+export class PreStagedDisk extends FactoryResource {
     declare readonly path: pulumi.Output<string>;
     declare readonly format: pulumi.Output<DiskFormat>;
     declare readonly sha256: pulumi.Output<string>;
@@ -48,7 +48,12 @@ export class PreStagedDisk extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: PreStagedDiskArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            providerFor("@image-factory/components/prestage/disk.provider"),
+            {
+                type: "PreStagedDisk",
+                provider: "@image-factory/components/prestage/disk.provider",
+                outputs: ["sha256", "size", "allocatedSize", "contentBytes", "partition", "manifest", "files", "ignition"],
+                secrets: ["credentials"],
+            },
             name,
             {
                 path: args.path,
@@ -61,18 +66,8 @@ export class PreStagedDisk extends pulumi.dynamic.Resource {
                 contentSets: args.contentSets,
                 extraFiles: args.extraFiles ?? [],
                 credentials: args.credentials,
-                sha256: undefined,
-                size: undefined,
-                allocatedSize: undefined,
-                contentBytes: undefined,
-                partition: undefined,
-                manifest: undefined,
-                files: undefined,
-                ignition: undefined,
             },
-            { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "credentials"] },
-            "image-factory",
-            "PreStagedDisk",
+            opts,
         );
     }
 }

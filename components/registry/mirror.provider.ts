@@ -3,7 +3,7 @@
 // site lacks travel; the digest is unchanged, so what devices pull here is
 // byte for byte what the hub built and tested.
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { diffOn, isUnknown } from "../dynamic";
 import { verifyImageSignature } from "../supply-chain/attachments";
 import { attachmentTag } from "../supply-chain/sigstore";
 import { isDigest, isValidRepository, isValidTag, type Manifest, RegistryClient, type RegistryAuth } from "./client";
@@ -119,11 +119,7 @@ export const provider: ProviderImpl = {
         }
         return { inputs: news, failures };
     },
-    async diff(_id, olds, news) {
-        const replaces = changedKeys(olds, news, ["registry", "repository"]);
-        const changed = changedKeys(olds, news, ["digest", "tags", "sourceRegistry", "sourceRepository", "publicKey"]);
-        return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
-    },
+    diff: diffOn(["registry", "repository"], ["digest", "tags", "sourceRegistry", "sourceRepository", "publicKey"]),
     async create(inputs) {
         const outs = await mirror(inputs as MirrorInputs);
         return { id: `${outs.registry}/${outs.repository}`, outs };

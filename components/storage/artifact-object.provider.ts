@@ -5,7 +5,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { isUnknown, diffOn } from "../dynamic";
 import { objectUrl, s3Call, type S3Credentials, type S3Location } from "./s3";
 import { sha256File } from "../hash";
 import { withTempDir } from "../temp-dir";
@@ -121,10 +121,7 @@ export const provider: ProviderImpl = {
         }
         return { inputs, failures };
     },
-    async diff(_id, olds, news) {
-        const changes = changedKeys(olds, news, ["bucket", "key", "s3", "credentials", "sha256", "contentType", "metadata"]);
-        return { changes: changes.length > 0, replaces: changes.filter((k) => ["bucket", "key", "s3"].includes(k)), deleteBeforeReplace: false };
-    },
+    diff: diffOn(["bucket", "key", "s3"], ["credentials", "sha256", "contentType", "metadata"]),
     async create(inputs) {
         const outs = await publish(inputs as ArtifactObjectInputs);
         return { id: outs.uri, outs };

@@ -1,5 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "../dynamic";
+import type * as pulumi from "@pulumi/pulumi";
+import { FactoryResource } from "../dynamic";
 import type { S3Credentials, S3Location } from "./s3";
 
 export interface ArtifactObjectArgs {
@@ -20,7 +20,7 @@ export interface ArtifactObjectArgs {
  * when the same content is already there, every version of its key deleted on
  * destroy. The credentials stay secret in state.
  */
-export class ArtifactObject extends pulumi.dynamic.Resource {
+export class ArtifactObject extends FactoryResource {
     declare readonly bucket: pulumi.Output<string>;
     declare readonly key: pulumi.Output<string>;
     declare readonly sha256: pulumi.Output<string>;
@@ -31,12 +31,15 @@ export class ArtifactObject extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: ArtifactObjectArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            providerFor("@image-factory/components/storage/artifact-object.provider"),
+            {
+                type: "ArtifactObject",
+                provider: "@image-factory/components/storage/artifact-object.provider",
+                outputs: ["sha256", "size", "versionId", "etag", "uri", "url"],
+                secrets: ["credentials"],
+            },
             name,
-            { ...args, credentials: pulumi.secret(args.credentials), sha256: args.sha256, size: undefined, versionId: undefined, etag: undefined, uri: undefined, url: undefined },
-            { ...opts, additionalSecretOutputs: ["credentials"] },
-            "image-factory",
-            "ArtifactObject",
+            args,
+            opts,
         );
     }
 }

@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { run } from "../exec";
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { isUnknown, diffOn } from "../dynamic";
 import { containerToolFlags, parseRef, withAuthFile, type RegistryAuth } from "../registry/client";
 import { objectUrl, s3Call, type S3Credentials, type S3Location } from "./s3";
 import { sha256File } from "../hash";
@@ -184,11 +184,8 @@ export const provider: ProviderImpl = {
         // The default goes into the inputs, so that the stored outputs (which carry it) compare equal next time.
         return { inputs: { ...news, compression: news.compression ?? "zstd" }, failures };
     },
-    async diff(_id, olds, news) {
-        const changes = changedKeys(olds, news, ["image", "ref", "bucket", "s3", "compression", "credentials", "registryAuth"]);
-        // A new digest is a new set under a new prefix; the old one is deleted after.
-        return { changes: changes.length > 0, replaces: changes.filter((k) => ["image", "ref", "bucket", "s3", "compression"].includes(k)), deleteBeforeReplace: false };
-    },
+    // A new digest is a new set under a new prefix; the old one is deleted after.
+    diff: diffOn(["image", "ref", "bucket", "s3", "compression"], ["credentials", "registryAuth"]),
     async create(inputs) {
         const outs = await build(inputs as BootArtifactsInputs);
         return { id: `s3://${outs.bucket}/${outs.prefix}`, outs };

@@ -1,5 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "../dynamic";
+import type * as pulumi from "@pulumi/pulumi";
+import { FactoryResource } from "../dynamic";
 import type { RegistryAuth } from "../registry/client";
 import type { BootArtifact, SQUASHFS_COMPRESSIONS } from "./boot-artifacts.provider";
 import type { S3Credentials, S3Location } from "./s3";
@@ -22,7 +22,7 @@ export interface BootArtifactsArgs {
  * their sizes and sha256s, in the boot-images bucket. Registry and S3 credentials
  * stay secret in state.
  */
-export class BootArtifacts extends pulumi.dynamic.Resource {
+export class BootArtifacts extends FactoryResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly prefix: pulumi.Output<string>;
     declare readonly kernelVersion: pulumi.Output<string>;
@@ -33,23 +33,15 @@ export class BootArtifacts extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: BootArtifactsArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            providerFor("@image-factory/components/storage/boot-artifacts.provider"),
-            name,
             {
-                ...args,
-                credentials: pulumi.secret(args.credentials),
-                registryAuth: args.registryAuth === undefined ? undefined : pulumi.secret(args.registryAuth),
-                digest: undefined,
-                prefix: undefined,
-                kernelVersion: undefined,
-                kernel: undefined,
-                initrd: undefined,
-                rootfs: undefined,
-                manifest: undefined,
+                type: "BootArtifacts",
+                provider: "@image-factory/components/storage/boot-artifacts.provider",
+                outputs: ["digest", "prefix", "kernelVersion", "kernel", "initrd", "rootfs", "manifest"],
+                secrets: ["credentials", "registryAuth"],
             },
-            { ...opts, additionalSecretOutputs: ["credentials", "registryAuth"] },
-            "image-factory",
-            "BootArtifacts",
+            name,
+            args,
+            opts,
         );
     }
 }

@@ -4,7 +4,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { isUnknown, diffOn } from "../dynamic";
 import { sha256Hex } from "../hash";
 
 export interface LocalFileInputs {
@@ -45,10 +45,7 @@ export const provider: ProviderImpl = {
         }
         return { inputs: news, failures };
     },
-    async diff(_id, olds, news) {
-        const changes = changedKeys(olds, news, ["path", "content", "mode"]);
-        return { changes: changes.length > 0, replaces: changes.filter((k) => k === "path"), deleteBeforeReplace: false };
-    },
+    diff: diffOn(["path"], ["content", "mode"]),
     async create(inputs) {
         const outs = await write(inputs as LocalFileInputs);
         return { id: outs.path, outs };

@@ -1,5 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "../dynamic";
+import type * as pulumi from "@pulumi/pulumi";
+import { FactoryResource } from "../dynamic";
 
 export interface LocalFileArgs {
     /** Absolute path of the file. */
@@ -9,19 +9,12 @@ export interface LocalFileArgs {
 }
 
 /** A file on the deploying machine, written atomically and verified. */
-export class LocalFile extends pulumi.dynamic.Resource {
+export class LocalFile extends FactoryResource {
     declare readonly path: pulumi.Output<string>;
     declare readonly sha256: pulumi.Output<string>;
     declare readonly size: pulumi.Output<number>;
 
     constructor(name: string, args: LocalFileArgs, opts?: pulumi.CustomResourceOptions) {
-        super(
-            providerFor("@image-factory/components/storage/local-file.provider"),
-            name,
-            { ...args, sha256: undefined, size: undefined },
-            opts,
-            "image-factory",
-            "LocalFile",
-        );
+        super({ type: "LocalFile", provider: "@image-factory/components/storage/local-file.provider", outputs: ["sha256", "size"] }, name, args, opts);
     }
 }

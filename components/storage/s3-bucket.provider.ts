@@ -19,7 +19,7 @@ import {
     type S3Client,
 } from "@aws-sdk/client-s3";
 import type { ProviderImpl } from "../dynamic";
-import { changedKeys, isUnknown } from "../dynamic";
+import { isUnknown, diffOn } from "../dynamic";
 import { bucketNameProblem, endpointOf, objectUrl, s3Call, s3Client, s3ErrorName, s3Status, type S3Connection, type S3Credentials, type S3Location } from "./s3";
 
 export interface S3BucketInputs {
@@ -164,10 +164,7 @@ export const provider: ProviderImpl = {
         }
         return { inputs: news, failures };
     },
-    async diff(_id, olds, news) {
-        const changes = changedKeys(olds, news, ["name", "s3", "credentials", "noncurrentVersionDays", "forceDestroy"]);
-        return { changes: changes.length > 0, replaces: changes.filter((k) => k === "name" || k === "s3"), deleteBeforeReplace: false };
-    },
+    diff: diffOn(["name", "s3"], ["credentials", "noncurrentVersionDays", "forceDestroy"]),
     async create(inputs) {
         const outs = await apply(inputs as S3BucketInputs, true);
         return { id: outs.name, outs };

@@ -1,5 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "../dynamic";
+import type * as pulumi from "@pulumi/pulumi";
+import { FactoryResource } from "../dynamic";
 import type { Applied } from "./s3-bucket.provider";
 import type { S3Credentials, S3Location } from "./s3";
 
@@ -16,7 +16,7 @@ export interface S3BucketArgs {
  * lifecycle rule for old versions), for stacks that do not run the aws plugin.
  * The credentials stay secret in state.
  */
-export class S3Bucket extends pulumi.dynamic.Resource {
+export class S3Bucket extends FactoryResource {
     declare readonly name: pulumi.Output<string>;
     declare readonly versioning: pulumi.Output<"Enabled">;
     declare readonly publicAccessBlock: pulumi.Output<Applied>;
@@ -25,12 +25,10 @@ export class S3Bucket extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: S3BucketArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            providerFor("@image-factory/components/storage/s3-bucket.provider"),
+            { type: "S3Bucket", provider: "@image-factory/components/storage/s3-bucket.provider", outputs: ["versioning", "publicAccessBlock", "lifecycle", "url"], secrets: ["credentials"] },
             name,
-            { ...args, credentials: pulumi.secret(args.credentials), versioning: undefined, publicAccessBlock: undefined, lifecycle: undefined, url: undefined },
-            { ...opts, additionalSecretOutputs: ["credentials"] },
-            "image-factory",
-            "S3Bucket",
+            args,
+            opts,
         );
     }
 }

@@ -27,7 +27,11 @@ export function deploySite(config: SiteConfig): SiteResult {
     const catalog = loadCatalog(path.resolve(root, config.images.catalog));
     const names = selectImages(catalog, config.images.select, "image-factory:images.select");
     const auth = credentials(config.registry.username, config.registry.password);
-    const resolved = config.hub ? undefined : resolveImages(catalog, names, withDevicePolicy(catalog, config));
+    // A site builds its images, or (served by a hub) mirrors the hub's.
+    const source: { kind: "mirror"; hub: NonNullable<SiteConfig["hub"]> } | { kind: "build"; resolved: Map<string, ResolvedImage> } = config.hub
+        ? { kind: "mirror", hub: config.hub }
+        : { kind: "build", resolved: resolveImages(catalog, names, withDevicePolicy(catalog, config)) };
+    const resolved = source.kind === "build" ? source.resolved : undefined;
     checkImageNames(config, names);
 
     // Roles acp and hub: the ACP's own services, registry, builder VM, in-cluster
@@ -38,30 +42,8 @@ export function deploySite(config: SiteConfig): SiteResult {
     // Buckets for recipes, boot artifact sets and pre-staged disks.
     const store = deployArtifactStore(config);
 
-    const pipeline = config.hub
-        ? undefined
-        : new ImagePipeline("images", {
-              images: resolved!,
-              registry: config.registry.url,
-              namespace: config.registry.namespace,
-              auth,
-              channel: config.images.channel,
-              pins: config.images.pins,
-              storage: config.builder.storage ?? path.join(cacheDir(), "containers"),
-              cacheDir: cacheDir(),
-              boot: config.boot.enabled
-                  ? {
-                        dir: config.boot.dir ?? path.join(root, ".local/artifacts/vm-disks"),
-                        format: config.boot.format,
-                        size: config.boot.diskSize,
-                        timeoutSeconds: config.boot.timeoutSeconds,
-                        memoryMiB: config.boot.memoryMiB,
-                        accel: config.boot.accel,
-                    }
-                  : undefined,
-              signing: config.signing?.key && { key: config.signing.key, publicKey: config.signing.publicKey, commit: pulumi.output(definitionsCommit(root)) },
-          });
-    const released = pipeline ? pipeline.released : mirrorHub(config.hub!, config.registry, names, auth, config.signing?.publicKey);
+    const { pipeline, released } =
+        source.kind === "build" ? buildImages(config, source.resolved, auth, root) : { pipeline: undefined, released: mirrorHub(source.hub, config.registry, names, auth, config.signing?.publicKey) };
     // Booted VM disks, with their kernel, initrd and manifest, go to the boot-images bucket.
     const images = store && pipeline ? publishVmDisks(store, pipeline, released) : released;
     // A hub with rollout groups moves each group's channel as the wave planner says;
@@ -133,6 +115,32 @@ export function deploySite(config: SiteConfig): SiteResult {
     }
     const signing = config.signing && { publicKey: config.signing.publicKey, keyFingerprint: keyFingerprint(config.signing.publicKey) };
     return { images, vmTemplates: acp?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts, disks: pulumi.all(published), rollout, rolloutReport, signing };
+}
+
+/** The site's own image pipeline: build → test → boot → release, into the site's registry. */
+function buildImages(config: SiteConfig, resolved: Map<string, ResolvedImage>, auth: pulumi.Output<RegistryAuth> | undefined, root: string) {
+    const pipeline = new ImagePipeline("images", {
+        images: resolved,
+        registry: config.registry.url,
+        namespace: config.registry.namespace,
+        auth,
+        channel: config.images.channel,
+        pins: config.images.pins,
+        storage: config.builder.storage ?? path.join(cacheDir(), "containers"),
+        cacheDir: cacheDir(),
+        boot: config.boot.enabled
+            ? {
+                  dir: config.boot.dir ?? path.join(root, ".local/artifacts/vm-disks"),
+                  format: config.boot.format,
+                  size: config.boot.diskSize,
+                  timeoutSeconds: config.boot.timeoutSeconds,
+                  memoryMiB: config.boot.memoryMiB,
+                  accel: config.boot.accel,
+              }
+            : undefined,
+        signing: config.signing?.key && { key: config.signing.key, publicKey: config.signing.publicKey, commit: pulumi.output(definitionsCommit(root)) },
+    });
+    return { pipeline, released: pipeline.released };
 }
 
 /** Image names the config hands to other parts must be selected catalog images (deploySite calls this before it registers anything). */

@@ -1,5 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "../dynamic";
+import type * as pulumi from "@pulumi/pulumi";
+import { FactoryResource } from "../dynamic";
 import type { RegistryAuth } from "../registry/client";
 import type { Attachment } from "./attachments";
 import type { ImageSignInputs, SbomSummary } from "./sign.provider";
@@ -7,7 +7,7 @@ import type { ImageSignInputs, SbomSummary } from "./sign.provider";
 type Args = { [K in keyof ImageSignInputs]: K extends "auth" ? pulumi.Input<RegistryAuth> | undefined : pulumi.Input<ImageSignInputs[K]> };
 
 /** Signs a gated image by digest and attaches its SBOM and provenance in the registry (see sign.provider.ts). */
-export class ImageSign extends pulumi.dynamic.Resource {
+export class ImageSign extends FactoryResource {
     /** host/repo@sha256:… — the signed image. */
     declare readonly ref: pulumi.Output<string>;
     declare readonly digest: pulumi.Output<string>;
@@ -19,12 +19,15 @@ export class ImageSign extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: Args, opts?: pulumi.CustomResourceOptions) {
         super(
-            providerFor("@image-factory/components/supply-chain/sign.provider"),
+            {
+                type: "ImageSign",
+                provider: "@image-factory/components/supply-chain/sign.provider",
+                outputs: ["ref", "keyFingerprint", "signature", "attestations", "sbom", "signed"],
+                secrets: ["auth", "signingKey"],
+            },
             name,
-            { ...args, ref: undefined, keyFingerprint: undefined, signature: undefined, attestations: undefined, sbom: undefined, signed: undefined },
-            { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "auth", "signingKey"] },
-            "image-factory",
-            "ImageSign",
+            args,
+            opts,
         );
     }
 }

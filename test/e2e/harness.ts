@@ -24,6 +24,8 @@ export class TestStack {
         readonly stack: string,
         readonly backendDir: string,
         private readonly env: Record<string, string>,
+        /** This stack made the backend folder (it was not shared in): cleanup removes it too. */
+        private readonly ownsBackend: boolean,
     ) {}
 
     /** Copies the project, links node_modules, and creates the stack. */
@@ -40,7 +42,7 @@ export class TestStack {
             PULUMI_CONFIG_PASSPHRASE: "e2e-test-passphrase",
             ...opts.env,
         };
-        const s = new TestStack(dir, opts.stack, backendDir, env);
+        const s = new TestStack(dir, opts.stack, backendDir, env, opts.backendDir === undefined);
         await s.pulumi(["stack", "init"]);
         return s;
     }
@@ -89,8 +91,10 @@ export class TestStack {
         return JSON.parse(r.stdout).deployment.resources ?? [];
     }
 
+    /** Removes the project copy and, unless it was shared in, the backend (stacks sharing it clean up first). */
     async cleanup(): Promise<void> {
         await fs.rm(this.dir, { recursive: true, force: true });
+        if (this.ownsBackend) await fs.rm(this.backendDir, { recursive: true, force: true });
     }
 }
 

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
 import { ExecError } from "../../components/exec";
+import { generateSigningKey } from "../../components/supply-chain/sigstore";
 import { startKube, type RunningKube } from "../../scripts/services/kube";
 import { KubeApi, type KubeObjectJson, type ResourceRef } from "../support/kube-api";
 import { installCrds } from "../support/kube-crds";
@@ -25,6 +26,8 @@ const OPENSHIFT_NAMESPACES = ["openshift-operators", "openshift-marketplace", "o
 const MANAGED = "app.kubernetes.io/managed-by=image-factory";
 const REGISTRY_PASSWORD = "e2e-registry-password-5f3c9a";
 const WEBHOOK_SECRET = "e2e-webhook-secret-81d2e7";
+/** The test's fleet key, in place of the example's (whose private half nobody has). */
+const FLEET = generateSigningKey();
 
 /** Every kind the program declares, where it is served. */
 const KINDS: ResourceRef[] = [
@@ -83,6 +86,7 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
             .split("\n")
             .filter((l) => !l.startsWith("-----") && l.length >= 60)
             .slice(1),
+        ...FLEET.privateKey.split("\n").filter((l) => !l.startsWith("-----") && l.length >= 60),
     ];
 
     /** The objects this program made that are on the cluster now, as "<resource>/<namespace>/<name>". */
@@ -135,11 +139,13 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
         set("acp.builderVm.sshUser", guest.user);
         set("acp.builderVm.sshPublicKey", guest.publicKey);
         set("acp.builderVm.service", { type: "NodePort", host: "127.0.0.1" });
+        set("signing.publicKey", FLEET.publicKey);
         await fs.writeFile(file, doc.toString());
         await stack.setSecret("image-factory:kubeconfig", kube.kubeconfig);
         await stack.setSecret("image-factory:registryPassword", REGISTRY_PASSWORD);
         await stack.setSecret("image-factory:webhookSecret", WEBHOOK_SECRET);
         await stack.setSecret("image-factory:sshPrivateKey", guest.privateKey);
+        await stack.setSecret("image-factory:signingKey", FLEET.privateKey);
     });
     afterAll(async () => {
         await standIn?.stop();

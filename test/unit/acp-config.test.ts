@@ -181,11 +181,15 @@ describe("loadSiteConfig", () => {
         config["image-factory:registryPassword"] = SECRETS.registryPassword;
         config["image-factory:sshPrivateKey"] = SECRETS.sshPrivateKey;
         config["image-factory:webhookSecret"] = SECRETS.webhookSecret;
-        pulumi.runtime.setAllConfig(config, ["image-factory:kubeconfig", "image-factory:registryPassword", "image-factory:sshPrivateKey", "image-factory:webhookSecret"]);
+        // The example's fleet key (signing.publicKey) wants its private half.
+        config["image-factory:signingKey"] = "test-signing-key-SECRET";
+        pulumi.runtime.setAllConfig(config, ["image-factory:kubeconfig", "image-factory:registryPassword", "image-factory:sshPrivateKey", "image-factory:webhookSecret", "image-factory:signingKey"]);
         const c = loadSiteConfig();
         expect(c.acp!.pipeline!.git.url).toBe("https://git.example.com/platform/image-factory.git");
         expect(await resolve(c.kubeconfig!)).toEqual({ value: SECRETS.kubeconfig, secret: true });
         expect(await resolve(c.sshPrivateKey!)).toEqual({ value: SECRETS.sshPrivateKey, secret: true });
         expect(await resolve(c.webhookSecret!)).toEqual({ value: SECRETS.webhookSecret, secret: true });
+        expect(c.signing?.publicKey).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+        expect(await resolve(c.signing!.key!)).toEqual({ value: "test-signing-key-SECRET", secret: true });
     });
 });

@@ -93,6 +93,7 @@ export function deployAcp(config: AcpSiteConfig, inputs: AcpInputs = {}, opts: p
             pushers: [{ namespace: acp.namespace, serviceAccount: SERVICE_ACCOUNTS.pipeline }],
             secretNames: SECRET_NAMES,
             mirror: acp.mirror,
+            waitSeconds: acp.waitTimeoutSeconds,
             credentials: config.registry.username && config.registry.password ? { username: config.registry.username, password: config.registry.password } : undefined,
             provider,
             dependsOn: [services.workloadNamespace],

@@ -5,7 +5,7 @@
 //
 // Secret values never pass through here except in renderPullSecret/renderCdiSecret,
 // which the component calls inside a secret Output.
-import { type KubeObject, siteLabels } from "../kube";
+import { DEFAULT_WAIT_SECONDS, type KubeObject, siteLabels } from "../kube";
 
 export const REGISTRY_MODES = ["internal", "deployment"] as const;
 export type RegistryMode = (typeof REGISTRY_MODES)[number];
@@ -29,6 +29,8 @@ export interface RegistryInput {
     secretNames: { pull: string; cdi: string; credentials: string };
     /** Disconnected site: pulls from these source registries go to the hub's mirror. */
     mirror?: { registry: string; sources: string[] };
+    /** How long `up` waits for the registry's volume, Service and Deployment to be ready (default DEFAULT_WAIT_SECONDS). */
+    waitSeconds?: number;
 }
 
 export interface RegistryObjects {
@@ -78,11 +80,14 @@ export function renderRegistry(input: RegistryInput): RegistryObjects {
         clusterHost = `${REGISTRY_NAME}.${ns}.svc:5000`;
         const selector = { "app.kubernetes.io/name": REGISTRY_NAME, "image-factory/site": input.site };
         const tlsSecret = `${REGISTRY_NAME}-tls`;
+        // The kubernetes provider waits for a bound volume, a Service with endpoints and a rolled-out
+        // Deployment; without this it would wait its own 10 minutes, not the site's acp.waitTimeoutSeconds.
+        const wait = { "pulumi.com/timeoutSeconds": String(input.waitSeconds ?? DEFAULT_WAIT_SECONDS) };
         objects.push(
             {
                 apiVersion: "v1",
                 kind: "PersistentVolumeClaim",
-                metadata: { name: REGISTRY_NAME, namespace: ns, labels },
+                metadata: { name: REGISTRY_NAME, namespace: ns, labels, annotations: wait },
                 spec: {
                     accessModes: ["ReadWriteOnce"],
                     resources: { requests: { storage: input.deployment.storage } },
@@ -97,14 +102,14 @@ export function renderRegistry(input: RegistryInput): RegistryObjects {
                     namespace: ns,
                     labels,
                     // OpenShift's service CA issues the registry's serving certificate into this secret.
-                    annotations: { "service.beta.openshift.io/serving-cert-secret-name": tlsSecret },
+                    annotations: { "service.beta.openshift.io/serving-cert-secret-name": tlsSecret, ...wait },
                 },
                 spec: { selector, ports: [{ name: "https", port: 5000, targetPort: 5000, protocol: "TCP" }] },
             },
             {
                 apiVersion: "apps/v1",
                 kind: "Deployment",
-                metadata: { name: REGISTRY_NAME, namespace: ns, labels },
+                metadata: { name: REGISTRY_NAME, namespace: ns, labels, annotations: wait },
                 spec: {
                     replicas: 1,
                     // One pod at a time: the volume is ReadWriteOnce.

@@ -201,6 +201,10 @@ describe("ImageRegistry objects", () => {
         expect(JSON.stringify(dep)).not.toContain("pw");
         expect(dep.spec.template.spec.initContainers[0].command.join(" ")).toContain('"$REGISTRY_PASSWORD" | htpasswd -niB');
         expect(r.objects[0].spec).toMatchObject({ storageClassName: "fast", resources: { requests: { storage: "500Gi" } } });
+        // up waits for the volume, the Service and the Deployment as long as the site says, not the provider's 10 minutes.
+        expect(r.objects.slice(0, 3).map((o) => o.metadata.annotations?.["pulumi.com/timeoutSeconds"])).toEqual(["1800", "1800", "1800"]);
+        const short = renderRegistry({ ...registryInput("deployment"), waitSeconds: 20 });
+        expect(short.objects.slice(0, 3).map((o) => o.metadata.annotations?.["pulumi.com/timeoutSeconds"])).toEqual(["20", "20", "20"]);
     });
     it("pull secret covers the external and the in-cluster address; mirrors point sources at the hub", () => {
         const input = registryInput("deployment");

@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Customization } from "../components/images";
 import { validate, ValidationProblems } from "../components/schema";
+import { publicKeyPem } from "../components/supply-chain";
 import { type AcpSiteParts, acpSection } from "./config-acp";
 import { type ArtifactsConfig, artifactsSection } from "./config-artifacts";
 import { type BootConfig, bootSection } from "./config-boot";
@@ -216,6 +217,15 @@ export function loadSiteConfig(): SiteConfig {
         const fromStack = cfg.getSecret(k);
         if (fromStack && local[k] !== undefined) problems.push(`${NAMESPACE}:${k}: is set both in the stack file and in ${localSecretsPath(pulumi.getStack())}; remove one`);
         secrets[k] = fromStack ?? (local[k] !== undefined ? pulumi.secret(local[k]) : undefined);
+    }
+    // A fleet key that `npm run up` made for this machine (the local stack): its public half is
+    // derived here, so the tracked stack file carries none and stays as committed.
+    if (values.signing === undefined && local.signingKey !== undefined && !cfg.getSecret("signingKey")) {
+        try {
+            values.signing = { publicKey: publicKeyPem(local.signingKey, `${localSecretsPath(pulumi.getStack())}: signingKey`) };
+        } catch (e) {
+            problems.push((e as Error).message);
+        }
     }
     if (problems.length) throw new ConfigError(problems);
     return parseSiteConfig({ values, secrets });

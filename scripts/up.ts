@@ -4,6 +4,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ExecError, run } from "../components/exec";
+import { generateSigningKey } from "../components/supply-chain";
 import { localSecretsPath } from "../infra/local-secrets";
 import { ensureLocalRegistry, ensureLocalS3, ROOT } from "./local-services";
 import { recoverInterruptedUpdate, UP_FLAGS } from "./recover";
@@ -21,7 +22,7 @@ const pulumi = (args: string[], stream = true) =>
  * .local/secrets/local.json (0600; infra/local-secrets.ts reads it), so that the
  * tracked stack file stays as committed. Values never pass through argv or a log.
  */
-async function writeLocalSecrets(values: Record<string, string>): Promise<void> {
+async function writeLocalSecrets(values: Record<string, string>, generated: Record<string, () => string> = {}): Promise<void> {
     const file = path.join(ROOT, localSecretsPath("local"));
     let current: Record<string, string>;
     try {
@@ -29,13 +30,25 @@ async function writeLocalSecrets(values: Record<string, string>): Promise<void> 
     } catch {
         throw new Error(`${localSecretsPath("local")} is not valid JSON; delete it and run again`); // the parser's message would quote a secret
     }
-    const next = { ...current, ...values };
+    // Generated values are made once per machine and then kept.
+    const made = Object.fromEntries(
+        Object.entries(generated)
+            .filter(([k]) => current[k] === undefined)
+            .map(([k, make]) => [k, make()]),
+    );
+    const next = { ...current, ...values, ...made };
     if (JSON.stringify(next) === JSON.stringify(current)) return;
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
     await fs.writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
     await fs.rename(tmp, file);
-    say(`the local S3 server's credentials are in ${localSecretsPath("local")} (git-ignored)`);
+    const what = [...(Object.keys(values).length ? ["the local S3 server's credentials"] : []), ...("signingKey" in made ? ["a fleet signing key for this machine"] : [])];
+    if (what.length) say(`${what.join(" and ")} in ${localSecretsPath("local")} (git-ignored)`);
+}
+
+/** True when the tracked stack file configures signing itself (then no machine key is made). */
+async function stackFileSigns(): Promise<boolean> {
+    return /^ {2}image-factory:signing(Key)?:/m.test(await fs.readFile(path.join(ROOT, "stacks/Pulumi.local.yaml"), "utf8"));
 }
 
 /** Earlier versions encrypted these into the tracked stack file: take them out again. */
@@ -82,7 +95,9 @@ async function main(): Promise<void> {
     const s3 = await ensureLocalS3(say);
     await pulumi(["stack", "select", "--create", "--stack", "local"], false);
     await dropTrackedSecrets(["s3AccessKey", "s3SecretKey"]);
-    if (s3) await writeLocalSecrets({ s3AccessKey: s3.accessKeyId, s3SecretKey: s3.secretAccessKey });
+    // The local stack signs what it releases with a key made for this machine (its public half
+    // is the stack output signing.publicKey; infra/config.ts derives it from the private half).
+    await writeLocalSecrets(s3 ? { s3AccessKey: s3.accessKeyId, s3SecretKey: s3.secretAccessKey } : {}, (await stackFileSigns()) ? {} : { signingKey: () => generateSigningKey().privateKey });
     await deploy("local");
     const out = await pulumi(["stack", "output", "--json", "--stack", "local"], false);
     say("stack outputs (contract v1):");

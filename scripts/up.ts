@@ -43,7 +43,7 @@ async function writeLocalSecrets(values: Record<string, string>, generated: Reco
     await fs.writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
     await fs.rename(tmp, file);
     const what = [...(Object.keys(values).length ? ["the local S3 server's credentials"] : []), ...("signingKey" in made ? ["a fleet signing key for this machine"] : [])];
-    if (what.length) say(`${what.join(" and ")} in ${localSecretsPath("local")} (git-ignored)`);
+    if (what.length) say(`wrote ${what.join(" and ")} to ${localSecretsPath("local")} (git-ignored)`);
 }
 
 /** True when the tracked stack file configures signing itself (then no machine key is made). */

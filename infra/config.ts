@@ -220,7 +220,8 @@ export function loadSiteConfig(): SiteConfig {
     }
     // A fleet key that `npm run up` made for this machine (the local stack): its public half is
     // derived here, so the tracked stack file carries none and stays as committed.
-    if (values.signing === undefined && local.signingKey !== undefined && !cfg.getSecret("signingKey")) {
+    // (A key also in the stack file is already a problem above.)
+    if (values.signing === undefined && local.signingKey !== undefined) {
         try {
             values.signing = { publicKey: publicKeyPem(local.signingKey, `${localSecretsPath(pulumi.getStack())}: signingKey`) };
         } catch (e) {

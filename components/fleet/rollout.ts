@@ -164,7 +164,22 @@ export function followedImage(hubImage: ImageOutput, entry: RolloutImageOutput &
         definitionHash: entry.definitionHash ?? (same ? hubImage.definitionHash : "unknown"),
         // Test results belong to the hub's latest build; a held older digest was tested when it was built.
         ...(same && hubImage.tests ? { tests: hubImage.tests } : {}),
+        ...signedAs(hubImage, entry.digest, same),
     };
+}
+
+/**
+ * The signature and attestation references of a followed digest: the hub's own for
+ * its latest build; for an older digest (signed when it was built, or it would not
+ * have been released) the same cosign tag scheme beside it, with the manifests'
+ * digests not recorded (null) and no SBOM summary.
+ */
+function signedAs(hubImage: ImageOutput, digest: string, same: boolean): Pick<ImageOutput, "signature" | "attestations" | "sbom"> {
+    if (!hubImage.signature) return {};
+    if (same) return { signature: hubImage.signature, attestations: hubImage.attestations, sbom: hubImage.sbom };
+    const repository = hubImage.ref.split("@")[0];
+    const tag = (kind: string) => `${repository}:${digest.replace(":", "-")}.${kind}`;
+    return { signature: { ref: tag("sig"), digest: null }, attestations: { ref: tag("att"), digest: null }, sbom: null };
 }
 
 export interface SiteRolloutArgs {

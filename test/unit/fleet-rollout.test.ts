@@ -136,6 +136,22 @@ describe("a site in a rollout group", () => {
         expect(followedImage(hubImage, groupEntry("o/p/hub", rollout, "canary", "web"), "canary", "x").tests).toEqual({ passed: 1, total: 1 });
     });
 
+    it("keeps the signature references: the hub's for its latest digest, the cosign scheme's for an older one", () => {
+        const sig = (d: string, k: string) => `hub:5000/hub/web:${d.replace(":", "-")}.${k}`;
+        const signed = {
+            ...hubImage,
+            signature: { ref: sig(D(3), "sig"), digest: D(7) },
+            attestations: { ref: sig(D(3), "att"), digest: D(8) },
+            sbom: { format: "spdx", predicateType: "https://spdx.dev/Document", packages: 120, sha256: "ab", attestation: sig(D(3), "att") },
+        };
+        const latest = followedImage(signed, groupEntry("o/p/hub", rollout, "canary", "web"), "canary", `hub:5000/hub/web@${D(3)}`);
+        expect(latest).toMatchObject({ signature: signed.signature, attestations: signed.attestations, sbom: signed.sbom });
+        const older = followedImage(signed, groupEntry("o/p/hub", rollout, "wave-1", "web"), "wave-1", `hub:5000/hub/web@${D(2)}`);
+        expect(older).toMatchObject({ signature: { ref: sig(D(2), "sig"), digest: null }, attestations: { ref: sig(D(2), "att"), digest: null }, sbom: null });
+        // An unsigned hub image stays without them.
+        expect(followedImage(hubImage, groupEntry("o/p/hub", rollout, "wave-1", "web"), "wave-1", "x")).not.toHaveProperty("signature");
+    });
+
     it("says why it has nothing to follow", () => {
         expect(() => groupEntry("o/p/hub", null, "canary", "web")).toThrow("image-factory:hub.group: o/p/hub publishes no rollout");
         expect(() => groupEntry("o/p/hub", rollout, "wave-2", "web")).toThrow('o/p/hub has no rollout group "wave-2" (it has: canary, wave-1, rest)');

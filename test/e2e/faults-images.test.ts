@@ -14,7 +14,7 @@ import { buildah } from "../../components/images/buildah";
 import { RegistryClient } from "../../components/registry/client";
 import { type RunningRegistry, startRegistry } from "../../scripts/services/registry";
 import { pushImage } from "../support/images";
-import { expectConverged, descendants, HoldingProxy, killUp, recoverAndUp, startUp, waitFor } from "./faults-harness";
+import { expectConverged, descendants, HoldingProxy, killUp, recoverAndUp, refresh, startUp, waitFor } from "./faults-harness";
 import { ROOT, TestStack } from "./harness";
 
 const MiB = 1024 * 1024;
@@ -156,5 +156,25 @@ describe("faults on the real engine: image builds and pushes killed, the registr
         said.length = 0;
         await recoverAndUp(stack, "images", said);
         expect(await converged()).not.toBe(before.images.app.digest);
+    });
+
+    it("a tag moved by hand: refresh reads where it points, preview shows the release moving it back, the next up does", async () => {
+        const released = (await stack.outputs()).images.app.digest as string;
+        // Someone pushes another image over `latest`, as a hand-made hotfix would.
+        const other = await pushImage(reg.address, "faults/app", "latest", { "srv/app.txt": "pushed by hand\n" });
+        expect(await client.resolve("faults/app", "latest")).toBe(other.digest);
+
+        const r = await refresh(stack);
+        expect(r.stdout).toMatch(/~ pulumi-nodejs:dynamic\/image-factory:ImageRelease: \(update\)/);
+        const release = (await stack.resources()).find((res) => res.urn.endsWith("ImageRelease::app"))!;
+        expect(release.outputs!.digest).toBe(other.digest);
+        const p = await stack.preview(["--diff"]);
+        expect(p.stdout).toMatch(/~ pulumi-nodejs:dynamic\/image-factory:ImageRelease: \(update\)/);
+        expect(p.stdout).toContain(other.digest);
+
+        said.length = 0;
+        const up = await recoverAndUp(stack, "images", said);
+        expect(up.stdout).toMatch(new RegExp(`faults/app:latest → ${released} \\(was ${other.digest}\\)`));
+        expect(await converged()).toBe(released);
     });
 });

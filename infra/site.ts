@@ -5,7 +5,21 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { PipelineImage } from "../components/acp";
 import { cacheDir } from "../components/cache";
-import { type Catalog, CatalogError, catalogSource, fileBytes, ImagePipeline, loadCatalog, renderBlueprint, renderKiwiRecipe, renderTestScript, type ResolvedImage, resolveImages, selectImages } from "../components/images";
+import {
+    type Catalog,
+    CatalogError,
+    catalogSource,
+    fileBytes,
+    ImagePipeline,
+    loadCatalog,
+    refreshRequestedAt,
+    renderBlueprint,
+    renderKiwiRecipe,
+    renderTestScript,
+    type ResolvedImage,
+    resolveImages,
+    selectImages,
+} from "../components/images";
 import { parseRef, type RegistryAuth, RegistryMirror } from "../components/registry";
 import { FleetRetention, FleetRollout, followedImage, groupEntry, reportRollout } from "../components/fleet";
 import { deployAcp } from "./acp";
@@ -139,6 +153,7 @@ function buildImages(config: SiteConfig, resolved: Map<string, ResolvedImage>, a
               }
             : undefined,
         signing: config.signing?.key && { key: config.signing.key, publicKey: config.signing.publicKey, commit: pulumi.output(definitionsCommit(root)) },
+        refreshRequestedAt: refreshRequestedAt(),
     });
     return { pipeline, released: pipeline.released };
 }

@@ -12,13 +12,14 @@ export interface PreviewStep {
 
 const CHANGING = new Set(["create", "update", "replace", "create-replacement", "delete", "delete-replaced"]);
 import { unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime/rpc";
+import { staleness } from "../components/images/build.provider";
 
 const typeOf = (urn: string) => urn.split("::")[2]?.split("$").pop() ?? "";
 const nameOf = (urn: string) => urn.split("::")[3] ?? urn;
 const short = (v: unknown) => (typeof v === "string" && v.startsWith("sha256:") ? v.slice(0, 19) : JSON.stringify(v));
 const known = (v: unknown) => v !== undefined && v !== UNKNOWN;
 
-function rebuildReason(step: PreviewStep): string {
+function rebuildReason(step: PreviewStep, now: number): string {
     if (step.op === "create") return "new image";
     if (step.op === "delete") return "no longer selected: its pushed builds are deleted";
     const reasons = step.diffReasons ?? [];
@@ -29,18 +30,20 @@ function rebuildReason(step: PreviewStep): string {
     if (reasons.includes("definitionHash")) why.push(`definition changed (${short(olds.definitionHash)} → ${short(news.definitionHash)})`);
     if (reasons.includes("parentRef")) why.push(known(news.parentRef) ? "its parent moved to another digest" : "its parent rebuilds");
     if (reasons.includes("repository") || reasons.includes("registry")) why.push(`moves to ${news.registry}/${news.repository}`);
+    const stale = !reasons.length && staleness(step.oldState?.outputs ?? {}, news, now);
+    if (stale) why.push(`${stale}; released again only if a package changed`);
     return why.join("; ") || reasons.join(", ") || step.op;
 }
 
 /** The summary as Markdown (fine in a terminal too). */
-export function summarizePreview(stack: string, steps: PreviewStep[]): string {
+export function summarizePreview(stack: string, steps: PreviewStep[], now = Date.now()): string {
     const changing = steps.filter((s) => CHANGING.has(s.op));
     const of = (type: string) => changing.filter((s) => typeOf(s.urn).endsWith(`image-factory:${type}`) && s.op !== "delete-replaced");
     const lines = [`### image-factory preview: stack \`${stack}\``, ""];
 
     const builds = of("ImageBuild");
     lines.push(`**Images that rebuild (${builds.length})**`);
-    for (const s of builds) lines.push(`- \`${nameOf(s.urn)}\`: ${rebuildReason(s)}`);
+    for (const s of builds) lines.push(`- \`${nameOf(s.urn)}\`: ${rebuildReason(s, now)}`);
     if (!builds.length) lines.push("- none: every image's definition and parent are unchanged");
 
     lines.push("", "**Tags that move**");

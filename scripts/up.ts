@@ -4,15 +4,29 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ExecError, run } from "../components/exec";
+import { REFRESH_BASES_ENV } from "../components/images";
 import { generateSigningKey } from "../components/supply-chain";
 import { localSecretsPath } from "../infra/local-secrets";
 import { ensureLocalRegistry, ensureLocalS3, ROOT } from "./local-services";
 import { recoverInterruptedUpdate, UP_FLAGS } from "./recover";
 
 const say = (s: string) => console.error(`\x1b[1m[image-factory]\x1b[0m ${s}`);
+const OPTIONS = { "--refresh-bases": "rebuild the root images from fresh packages; each is released again, with its children, only if its packages changed" };
+const unknown = process.argv.slice(2).filter((a) => !(a in OPTIONS));
+if (unknown.length) {
+    say(
+        `unknown option(s): ${unknown.join(" ")}. Options: ${Object.entries(OPTIONS)
+            .map(([k, v]) => `${k} (${v})`)
+            .join("; ")}`,
+    );
+    process.exit(2);
+}
+/** For the engine's run of the program (infra reads it): when a refresh of the bases was asked. */
+const programEnv = process.argv.includes("--refresh-bases") ? { [REFRESH_BASES_ENV]: String(Date.now()) } : {};
 const pulumi = (args: string[], stream = true) =>
     run("bash", [path.join(ROOT, "scripts/pulumi.sh"), ...args], {
         cwd: ROOT,
+        env: programEnv,
         timeoutMs: 3 * 60 * 60_000,
         onLine: stream ? (l) => console.log(l) : undefined,
     });
@@ -79,7 +93,7 @@ async function deploy(stack: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
         try {
             if (backendDir) await recoverInterruptedUpdate({ pulumi: stackArgs, backendDir, projectDir: ROOT, project: "image-factory", stack, say });
-            say(`deploying the ${stack} stack (pulumi up ${UP_FLAGS.join(" ")} --stack ${stack}) ...`);
+            say(`deploying the ${stack} stack (pulumi up ${UP_FLAGS.join(" ")} --stack ${stack})${REFRESH_BASES_ENV in programEnv ? ", the root images from fresh packages" : ""} ...`);
             await pulumi(["up", ...UP_FLAGS, "--stack", stack]);
             return;
         } catch (e) {

@@ -1,7 +1,10 @@
 // ImageBuild: builds one catalog image with buildah and pushes it to the site
 // registry BY DIGEST (no tag: hosted, not yet published). Rebuilds only when
-// the definition hash or the parent's digest changes. Keeps the history of its
-// builds, so that a release can be pinned back to an earlier version.
+// the definition hash or the parent's digest changes — or, for a root image,
+// when its refresh policy says its packages are stale: then it is rebuilt from
+// fresh packages and pushed only if its installed packages changed, so a
+// refresh that finds nothing new moves no tag and rebuilds no child. Keeps the
+// history of its builds, so that a release can be pinned back to an earlier version.
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
@@ -9,8 +12,8 @@ import { changedKeys, diffOn, isUnknown } from "../dynamic";
 import { isDigest, isValidRepository, parseRef, RegistryClient, type RegistryAuth, withAuthFile } from "../registry/client";
 import { verifyImageSignature } from "../supply-chain/attachments";
 import { withTempDir } from "../temp-dir";
-import { bootstrapRootfs, buildah, buildImage, pushByDigest, readyStorage } from "./buildah";
-import type { Source } from "./catalog";
+import { bootstrapRootfs, buildah, buildImage, installedPackages, pushByDigest, readyStorage } from "./buildah";
+import type { PackageManager, Source } from "./catalog";
 import { ROOTFS_TAR } from "./render/containerfile";
 
 export interface ContextFile {
@@ -41,6 +44,18 @@ export interface ImageBuildInputs {
     storage: string;
     cacheDir: string;
     auth?: RegistryAuth;
+    /** A root image's refresh policy (null for a child: it rebuilds when its parent does). */
+    refresh?: RefreshPolicy | null;
+}
+
+/** When a root image is rebuilt from fresh packages although its definition did not change. */
+export interface RefreshPolicy {
+    /** Once this many seconds have passed since its packages were fetched (catalog `refresh.every`), or null. */
+    everySeconds: number | null;
+    /** When a refresh was asked (`npm run up -- --refresh-bases`), in ms since the epoch, or null. */
+    requestedAt: number | null;
+    /** How the installed packages are listed: apt (dpkg) or dnf (rpm). */
+    packageManager: PackageManager;
 }
 
 export interface BuildRecord {
@@ -56,16 +71,63 @@ export interface ImageBuildOutputs extends ImageBuildInputs {
     ref: string;
     /** Every build this resource pushed, oldest first. */
     history: BuildRecord[];
+    /** A root image's installed packages (name=version, sorted): what a refresh compares. */
+    packages?: string[] | null;
+    /** When a root image's packages were fetched from the mirror or registry (ISO 8601). */
+    refreshedAt?: string | null;
+}
+
+const DAY = 86_400;
+const period = (seconds: number) => (seconds % DAY === 0 ? `${seconds / DAY}d` : seconds % 3600 === 0 ? `${seconds / 3600}h` : `${seconds}s`);
+
+/**
+ * Why a root image is due for a rebuild from fresh packages, or undefined when it
+ * is not (a child, no policy, not asked, or refreshed recently enough).
+ */
+export function staleness(olds: Partial<ImageBuildOutputs>, news: Partial<ImageBuildInputs>, now: number): string | undefined {
+    const r = news.refresh;
+    if (!r || isUnknown(r)) return undefined;
+    const last = Date.parse(olds.refreshedAt ?? olds.history?.at(-1)?.builtAt ?? "");
+    if (Number.isNaN(last)) return undefined;
+    const hours = Math.max(0, Math.floor((now - last) / 3_600_000));
+    const age = hours >= 24 ? `${Math.floor(hours / 24)}d` : hours >= 1 ? `${hours}h` : "less than an hour";
+    if (r.requestedAt !== null && r.requestedAt > last) return `a refresh of the bases was asked; its packages were fetched ${age} ago`;
+    if (r.everySeconds !== null && now - last >= r.everySeconds * 1000) return `stale: its packages were fetched ${age} ago (refresh.every ${period(r.everySeconds)})`;
+    return undefined;
+}
+
+/** What changed between two package lists (name=version): "libssl3 3.0.15 → 3.0.16", "+ new", "- gone". */
+export function packageChanges(before: string[], after: string[]): string[] {
+    const map = (l: string[]) => new Map(l.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+    const [b, a] = [map(before), map(after)];
+    const out: string[] = [];
+    for (const [name, v] of a) if (!b.has(name)) out.push(`+ ${name} ${v}`);
+    else if (b.get(name) !== v) out.push(`${name} ${b.get(name)} → ${v}`);
+    for (const [name, v] of b) if (!a.has(name)) out.push(`- ${name} ${v}`);
+    return out.sort();
 }
 
 /** Inputs whose change means a new build. */
 const REBUILD_KEYS = ["definitionHash", "parentRef", "version"];
 /** Inputs whose change means a different image altogether. */
 const REPLACE_KEYS = ["registry", "repository"];
+const keyDiff = diffOn(REPLACE_KEYS, REBUILD_KEYS);
 
 const log = (name: string) => (line: string) => console.log(`[build ${name}] ${line}`);
 
-async function build(inputs: ImageBuildInputs): Promise<{ digest: string; ref: string }> {
+interface Built {
+    digest: string;
+    ref: string;
+    packages: string[] | null;
+    refreshedAt: string | null;
+}
+
+/**
+ * Builds and pushes the image. With `fresh` (a refresh), the root's packages are
+ * fetched again (a new bootstrap, or the source image pulled again); when the
+ * installed packages equal `fresh.previous`, nothing is pushed and `unchanged` is set.
+ */
+async function build(inputs: ImageBuildInputs, fresh?: { previous: string[] | null }): Promise<Built & { unchanged?: true }> {
     const say = log(inputs.name);
     const repositoryRef = `${inputs.registry}/${inputs.repository}`;
     const started = Date.now();
@@ -89,8 +151,11 @@ async function build(inputs: ImageBuildInputs): Promise<{ digest: string; ref: s
                 await fs.mkdir(path.dirname(target), { recursive: true });
                 await fs.writeFile(target, file.base64 !== undefined ? Buffer.from(file.base64, "base64") : (file.text ?? ""));
             }
+            // When the root's packages were fetched: the bootstrap's time, or now for a pulled source.
+            let refreshedAt = inputs.refresh ? new Date().toISOString() : null;
             if (inputs.source?.kind === "rootfs") {
-                const tar = await bootstrapRootfs(inputs.source, inputs.cacheDir, say);
+                const tar = await bootstrapRootfs(inputs.source, inputs.cacheDir, say, { fresh: !!fresh });
+                if (inputs.refresh) refreshedAt = (await fs.stat(tar)).mtime.toISOString();
                 await fs.link(tar, path.join(dir, ROOTFS_TAR)).catch(() => fs.copyFile(tar, path.join(dir, ROOTFS_TAR)));
             }
             const imageId = await buildImage({
@@ -99,6 +164,7 @@ async function build(inputs: ImageBuildInputs): Promise<{ digest: string; ref: s
                 contextDir: dir,
                 parentRef: inputs.parentRef ?? undefined,
                 sourceRef: inputs.source?.kind === "image" ? inputs.source.ref : undefined,
+                pull: fresh && inputs.source?.kind === "image" ? "always" : "false",
                 labels: {
                     "io.image-factory.definition-hash": inputs.definitionHash,
                     ...(inputs.parentRef ? { "io.image-factory.parent": inputs.parentRef } : {}),
@@ -107,12 +173,21 @@ async function build(inputs: ImageBuildInputs): Promise<{ digest: string; ref: s
                 log: say,
             });
             try {
+                const packages = inputs.refresh ? await installedPackages(inputs.storage, imageId, inputs.refresh.packageManager) : null;
+                if (fresh && packages) {
+                    const changes = fresh.previous ? packageChanges(fresh.previous, packages) : undefined;
+                    if (changes?.length === 0) {
+                        say(`refreshed from fresh packages: the same ${packages.length} packages, so nothing is pushed, no tag moves and no child rebuilds`);
+                        return { digest: "", ref: "", packages, refreshedAt, unchanged: true };
+                    }
+                    say(changes ? `refreshed from fresh packages: ${changes.length} package change(s): ${changes.slice(0, 20).join(", ")}${changes.length > 20 ? ", …" : ""}` : "refreshed from fresh packages (no earlier package list to compare with)");
+                }
                 const digest = await pushByDigest(inputs.storage, imageId, repositoryRef, authFile, say);
                 if ((await client.resolve(inputs.repository, digest)) !== digest) {
                     throw new Error(`${repositoryRef}@${digest} is not in the registry after the push`);
                 }
                 say(`built and pushed ${repositoryRef}@${digest} in ${Math.round((Date.now() - started) / 1000)}s`);
-                return { digest, ref: `${repositoryRef}@${digest}` };
+                return { digest, ref: `${repositoryRef}@${digest}`, packages, refreshedAt };
             } finally {
                 // The registry holds the image now; children pull their parent by digest.
                 await buildah(inputs.storage, ["rmi", "-f", imageId]).catch(() => undefined);
@@ -143,23 +218,34 @@ export const provider: ProviderImpl = {
         return { inputs: news, failures };
     },
 
-    diff: diffOn(REPLACE_KEYS, REBUILD_KEYS),
+    async diff(id, olds, news) {
+        const d = await keyDiff(id, olds, news);
+        if (d.changes) return d;
+        // A root image due for fresh packages: the update rebuilds it, and pushes only if they changed.
+        const why = staleness(olds as ImageBuildOutputs, news as ImageBuildInputs, Date.now());
+        if (why) console.log(`[build ${news.name}] ${why}: it is rebuilt, and released again only if its packages changed`);
+        return why ? { changes: true } : d;
+    },
 
     async create(inputs) {
         const i = inputs as ImageBuildInputs;
-        const { digest, ref } = await build(i);
-        const outs: ImageBuildOutputs = { ...i, digest, ref, history: [record(i, digest)] };
+        const { digest, ref, packages, refreshedAt } = await build(i);
+        const outs: ImageBuildOutputs = { ...i, digest, ref, history: [record(i, digest)], packages, refreshedAt };
         return { id: `${i.registry}/${i.repository}`, outs };
     },
 
     async update(_id, olds, news) {
         const o = olds as ImageBuildOutputs;
         const n = news as ImageBuildInputs;
-        // A change of storage, cache or credentials alone never rebuilds.
-        if (changedKeys(o as never, n as never, REBUILD_KEYS).length === 0) return { outs: { ...n, digest: o.digest, ref: o.ref, history: o.history } };
-        const { digest, ref } = await build(n);
-        const history = [...(o.history ?? []).filter((h) => h.digest !== digest), record(n, digest)];
-        return { outs: { ...n, digest, ref, history } satisfies ImageBuildOutputs };
+        const kept = { digest: o.digest, ref: o.ref, history: o.history, packages: o.packages ?? null, refreshedAt: o.refreshedAt ?? null };
+        const rebuild = changedKeys(o as never, n as never, REBUILD_KEYS).length > 0;
+        const stale = !rebuild && staleness(o, n, Date.now()) !== undefined;
+        // A change of storage, cache, credentials or refresh policy alone never rebuilds.
+        if (!rebuild && !stale) return { outs: { ...n, ...kept } };
+        const b = await build(n, stale ? { previous: o.packages ?? null } : undefined);
+        if (b.unchanged) return { outs: { ...n, ...kept, packages: b.packages, refreshedAt: b.refreshedAt } satisfies ImageBuildOutputs };
+        const history = [...(o.history ?? []).filter((h) => h.digest !== b.digest), record(n, b.digest)];
+        return { outs: { ...n, digest: b.digest, ref: b.ref, history, packages: b.packages, refreshedAt: b.refreshedAt } satisfies ImageBuildOutputs };
     },
 
     async read(id, props) {

@@ -5,10 +5,11 @@ import { promises as fs, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import * as path from "node:path";
 import { run, type RunOptions } from "../exec";
 import { containerToolFlags, isDigest, parseRef, type RegistryAuth, RegistryClient, RegistryError, withAuthFile } from "../registry/client";
-import type { Source } from "./catalog";
+import type { PackageManager, Source } from "./catalog";
 import { canonicalJson } from "./definition";
 import { sha256Hex } from "../hash";
 import { processRuns, withTempDir } from "../temp-dir";
+import { parseDpkgStatus } from "../supply-chain/sbom";
 
 
 /** buildah's storage (vfs driver): works as root and in unprivileged containers alike. */
@@ -119,18 +120,21 @@ function foreignToolRuns(storage: string): boolean {
 
 /**
  * A root filesystem tarball bootstrapped with mmdebstrap, cached by its source
- * definition: the same source is bootstrapped once per machine.
+ * definition: the same source is bootstrapped once per machine, until a refresh
+ * (`fresh`) bootstraps it again from the mirror's current packages and replaces it.
  */
-export async function bootstrapRootfs(source: Extract<Source, { kind: "rootfs" }>, cacheDir: string, log: Log): Promise<string> {
+export async function bootstrapRootfs(source: Extract<Source, { kind: "rootfs" }>, cacheDir: string, log: Log, opts: { fresh?: boolean } = {}): Promise<string> {
     const key = sha256Hex(canonicalJson(source)).slice(0, 32);
     const dir = path.join(cacheDir, "rootfs");
     const tar = path.join(dir, `${source.distro}-${source.suite}-${key}.tar`);
-    try {
-        await fs.access(tar);
-        log(`root filesystem ${source.distro} ${source.suite} (${source.variant}) from cache`);
-        return tar;
-    } catch {
-        // not cached yet
+    if (!opts.fresh) {
+        try {
+            await fs.access(tar);
+            log(`root filesystem ${source.distro} ${source.suite} (${source.variant}) from cache`);
+            return tar;
+        } catch {
+            // not cached yet
+        }
     }
     await fs.mkdir(dir, { recursive: true });
     const tmp = `${tar}.${process.pid}.tmp`;
@@ -163,13 +167,15 @@ export interface BuildRequest {
     sourceRef?: string;
     labels: Record<string, string>;
     authFile?: string;
+    /** `always` pulls the FROM image again (a refresh); by default it is pulled only when missing. */
+    pull?: "always" | "false";
     log: Log;
 }
 
 /** Builds the Containerfile in `contextDir`; returns the local image id. */
 export async function buildImage(req: BuildRequest): Promise<string> {
     const iidfile = path.join(req.contextDir, ".iid");
-    const args = ["bud", "--isolation", "chroot", "--layers=false", "--pull=false", "--iidfile", iidfile, "-f", path.join(req.contextDir, "Containerfile")];
+    const args = ["bud", "--isolation", "chroot", "--layers=false", `--pull=${req.pull ?? "false"}`, "--iidfile", iidfile, "-f", path.join(req.contextDir, "Containerfile")];
     if (req.parentRef) args.push("--build-arg", `PARENT_IMAGE=${req.parentRef}`);
     // The registry the FROM image is pulled from: plain HTTP when it is on loopback.
     const from = req.parentRef ?? req.sourceRef;
@@ -188,6 +194,31 @@ export async function buildImage(req: BuildRequest): Promise<string> {
  * Pushes a local image to `host/repository` by digest, with no tag: the image
  * is hosted but not published until a release points a tag at it. Returns the digest.
  */
+/**
+ * The packages installed in a local image, as name=version lines, sorted: what a
+ * refresh compares. apt images: the dpkg database, read as the SBOM reads it; dnf
+ * images: rpm's query inside the image.
+ */
+export async function installedPackages(storage: string, imageId: string, packageManager: PackageManager): Promise<string[]> {
+    const container = `if-packages-${randomBytes(4).toString("hex")}`;
+    await buildah(storage, ["from", "--pull=never", "--quiet", "--name", container, imageId]);
+    try {
+        if (packageManager === "apt") {
+            const root = (await buildah(storage, ["mount", container])).stdout.trim();
+            const status = await fs.readFile(path.join(root, "var/lib/dpkg/status"), "utf8").catch(() => {
+                throw new Error("the image has no dpkg database (/var/lib/dpkg/status), so its packages cannot be listed for a refresh");
+            });
+            return parseDpkgStatus(status)
+                .map((p) => `${p.name}=${p.version}`)
+                .sort();
+        }
+        const query = ["rpm", "--query", "--all", "--queryformat=%{NAME}=%{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\\n"];
+        return (await buildah(storage, ["run", "--isolation", "chroot", container, "--", ...query])).stdout.split("\n").filter(Boolean).sort();
+    } finally {
+        await buildah(storage, ["rm", container]).catch(() => undefined);
+    }
+}
+
 export async function pushByDigest(storage: string, imageId: string, repositoryRef: string, authFile: string | undefined, log: Log): Promise<string> {
     const { registry } = parseRef(repositoryRef);
     return withTempDir("if-push-", async (dir) => {

@@ -70,6 +70,8 @@ export interface ImageDefinition {
     description?: string;
     parent?: string;
     source?: Source;
+    /** A root image's refresh policy: rebuilt from fresh packages every this many seconds. */
+    refresh?: { everySeconds: number };
     packages: string[];
     files: FileSpec[];
     users: UserSpec[];
@@ -162,6 +164,7 @@ function parseImage(problems: ValidationProblems, file: string, text: string, ch
     // The rules a schema cannot say.
     if (o.parent !== undefined && o.source !== undefined) problems.add("", "has both `parent` and `source`; an image is built on one of them");
     if (o.parent === undefined && o.source === undefined) problems.add("", "needs `parent` (another catalog image) or `source` (rootfs or image)");
+    if (o.refresh !== undefined && o.source === undefined) problems.add("refresh", "applies to a root image (one with `source`); a child is rebuilt when its parent is");
     checkFiles(o.files, "files", check, problems, failed);
     const seen = new Set<string>();
     for (const [i, t] of (o.tests ?? []).entries()) {
@@ -176,6 +179,7 @@ function parseImage(problems: ValidationProblems, file: string, text: string, ch
         description: o.description,
         parent: o.parent,
         source: o.source && sourceOf(o.source),
+        refresh: o.refresh && { everySeconds: Number.parseInt(o.refresh.every, 10) * (o.refresh.every.endsWith("d") ? 86_400 : 3600) },
         packages: o.packages ?? [],
         files: (o.files ?? []).map(fileSpec),
         users: (o.users ?? []).map((u) => ({ name: u.name, groups: u.groups ?? [], sshKeys: u.sshKeys ?? [], shell: u.shell ?? "/bin/bash" })),

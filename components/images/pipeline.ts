@@ -43,6 +43,8 @@ export interface ImagePipelineArgs {
     cacheDir: string;
     /** Boot-test bootable images before release; without it nothing is booted. */
     boot?: BootSettings;
+    /** When a refresh of the root images was asked (`npm run up -- --refresh-bases`), in ms since the epoch. */
+    refreshRequestedAt?: number;
     /** The fleet key: what passed the gates is signed and attested (SBOM, provenance) before release; children build only on a verified parent. */
     signing?: {
         /** Pulumi secret: the private key (PEM). */
@@ -55,6 +57,17 @@ export interface ImagePipelineArgs {
 }
 
 export type ReleasedImage = ImageOutput;
+
+/** Set (to the time in ms) by `npm run up -- --refresh-bases`: rebuild the root images from fresh packages. */
+export const REFRESH_BASES_ENV = "IMAGE_FACTORY_REFRESH_BASES";
+
+/** The refresh time asked through REFRESH_BASES_ENV, or undefined. */
+export function refreshRequestedAt(env: NodeJS.ProcessEnv = process.env): number | undefined {
+    const v = env[REFRESH_BASES_ENV];
+    if (v === undefined || v === "") return undefined;
+    if (!/^\d{13}$/.test(v)) throw new Error(`${REFRESH_BASES_ENV} must be a time in milliseconds since the epoch (npm run up -- --refresh-bases sets it), got ${JSON.stringify(v)}`);
+    return Number(v);
+}
 
 export function contextInputs(context: Map<string, Buffer>): Record<string, ContextFile> {
     const out: Record<string, ContextFile> = {};
@@ -125,6 +138,12 @@ export class ImagePipeline extends pulumi.ComponentResource {
                     storage: args.storage,
                     cacheDir: args.cacheDir,
                     auth: args.auth,
+                    // A root image with a refresh policy (or when a refresh is asked) records its packages and is
+                    // rebuilt from fresh ones when due; a child follows its parent.
+                    refresh:
+                        r.def.source && (r.def.refresh || args.refreshRequestedAt)
+                            ? { everySeconds: r.def.refresh?.everySeconds ?? null, requestedAt: args.refreshRequestedAt ?? null, packageManager: r.packageManager }
+                            : null,
                 },
                 { parent: this },
             );

@@ -18,7 +18,7 @@ export class ImageBuild extends FactoryResource {
     declare readonly definitionHash: pulumi.Output<string>;
 
     constructor(name: string, args: Args<ImageBuildInputs>, opts?: pulumi.CustomResourceOptions) {
-        super({ type: "ImageBuild", provider: "@image-factory/components/images/build.provider", outputs: ["digest", "ref", "history"], secrets: ["auth"] }, name, args, opts);
+        super({ type: "ImageBuild", provider: "@image-factory/components/images/build.provider", outputs: ["digest", "ref", "history", "packages", "refreshedAt"], secrets: ["auth"] }, name, args, opts);
     }
 }
 

@@ -100,6 +100,15 @@ export const ImageFile = Strict({
             exactlyOne(["rootfs", "image"], "needs exactly one of `rootfs` (bootstrap from a package mirror) or `image` (an image reference)"),
         ),
     ),
+    refresh: Type.Optional(
+        Strict(
+            { every: Pattern(/^[1-9][0-9]{0,3}[hd]$/, "a period in hours or days, such as 12h or 7d") },
+            {
+                description:
+                    "A root image's refresh policy: rebuilt from fresh packages this often (and by `npm run up -- --refresh-bases`); released again, with its children, only if its packages changed.",
+            },
+        ),
+    ),
     packages: Type.Optional(Type.Array(PackageName, { default: [] })),
     files: Type.Optional(Type.Array(FileEntry, { default: [] })),
     users: Type.Optional(

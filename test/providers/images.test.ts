@@ -152,6 +152,60 @@ describe("image providers against real tools", () => {
             expect(await buildProvider.read!("x", outs)).toEqual({ id: "", props: {} });
             expect((await buildProvider.read!("x", { ...outs, digest })).id).toBe("x");
         });
+
+        it("refresh: a root due for fresh packages is bootstrapped again; the same packages push nothing, a changed one pushes a new build", async () => {
+            // A root of its own (the smallest Debian root), so that its fresh bootstraps do not replace the demo base's cached one.
+            const source = { kind: "rootfs" as const, distro: "debian" as const, suite: "bookworm", mirror: "http://deb.debian.org/debian", variant: "minbase" as const, packages: [] };
+            const containerfile = "FROM scratch\nADD rootfs.tar /\n";
+            const inputs = {
+                name: "fresh",
+                version: "1.0.0",
+                registry: reg.address,
+                repository: "t/fresh",
+                definitionHash: `sha256:${"f".repeat(64)}`,
+                containerfile,
+                context: { Containerfile: { text: containerfile } },
+                source,
+                parentRef: null,
+                storage,
+                cacheDir,
+                refresh: { everySeconds: 7 * 86_400, requestedAt: null, packageManager: "apt" as const },
+            };
+            const logged: string[] = [];
+            const log = console.log;
+            console.log = (...a: unknown[]) => void logged.push(a.join(" "));
+            try {
+                const created = (await buildProvider.create(inputs)).outs;
+                expect(created.packages).toEqual(expect.arrayContaining([expect.stringMatching(/^dpkg=1\.21\./), expect.stringMatching(/^libc6=2\.36-/)]));
+                expect(Date.parse(created.refreshedAt)).toBeGreaterThan(0);
+                // Not due yet: nothing to do.
+                expect(await buildProvider.diff!("id", created, inputs)).toMatchObject({ changes: false });
+                // Due (its packages fetched 8 days ago): the diff says so and why.
+                const old = { ...created, refreshedAt: new Date(Date.now() - 8 * 86_400_000).toISOString() };
+                expect(await buildProvider.diff!("id", old, inputs)).toMatchObject({ changes: true });
+                expect(logged.join("\n")).toMatch(/\[build fresh\] stale: its packages were fetched 8d ago \(refresh\.every 7d\): it is rebuilt, and released again only if its packages changed/);
+
+                // The mirror has nothing new: a fresh bootstrap, the same packages, the same digest, no new build recorded.
+                logged.length = 0;
+                const same = (await buildProvider.update!("id", old, inputs)).outs;
+                expect(logged.join("\n")).toMatch(/bootstrapping debian bookworm \(minbase\)/);
+                expect(logged.join("\n")).toMatch(new RegExp(`refreshed from fresh packages: the same ${created.packages.length} packages, so nothing is pushed`));
+                expect(same).toMatchObject({ digest: created.digest, ref: created.ref, history: created.history, packages: created.packages });
+                expect(Date.parse(same.refreshedAt)).toBeGreaterThan(Date.parse(old.refreshedAt));
+
+                // When its packages were recorded, libc6 had an older version: now a new build is pushed, and the log says what changed.
+                const libc = created.packages.find((p: string) => p.startsWith("libc6="))!;
+                const older = { ...same, refreshedAt: old.refreshedAt, packages: created.packages.map((p: string) => (p === libc ? "libc6=2.36-1" : p)) };
+                logged.length = 0;
+                const changed = (await buildProvider.update!("id", older, inputs)).outs;
+                expect(logged.join("\n")).toContain(`refreshed from fresh packages: 1 package change(s): libc6 2.36-1 → ${libc.slice("libc6=".length)}`);
+                expect(changed.digest).not.toBe(created.digest);
+                expect(changed.history.map((h: { digest: string }) => h.digest)).toEqual([created.digest, changed.digest]);
+                expect(await new RegistryClient(reg.address).resolve("t/fresh", changed.digest)).toBe(changed.digest);
+            } finally {
+                console.log = log;
+            }
+        }, 20 * 60_000);
     });
 });
 

@@ -63,6 +63,8 @@ describe("catalog validation: every problem, with file and key", () => {
         ["port out of range", { "a.yaml": `${BASE}tests: [{name: t, service: {start: [x], tcp: {port: 70000}}}]\n` }, /tests\[0\]\.service\.tcp\.port: must be a whole number from 1 to 65535/],
         ["DSA SSH key (OpenSSH disabled DSA)", { "a.yaml": `${BASE}users: [{name: ok, sshKeys: ["ssh-dss AAAAB3NzaC1kc3M= x"]}]\n` }, /users\[0\]\.sshKeys\[0\]: must be an SSH public key line/],
         ["source image given as a mapping", { "a.yaml": `name: a\nversion: "1"\nsource: {image: {ref: "bad ref"}}\n` }, /source\.image\.ref: must be an image reference/],
+        ["refresh on a child image", { "a.yaml": `${BASE}`, "b.yaml": `name: b\nversion: "1"\nparent: base\nrefresh: {every: 7d}\n` }, /b\.yaml: refresh: applies to a root image \(one with `source`\)/],
+        ["refresh period without a unit", { "a.yaml": `${BASE}refresh: {every: "7"}\n` }, /refresh\.every: must be a period in hours or days, such as 12h or 7d/],
         ["invalid label key", { "a.yaml": `${BASE}labels: {"Bad Key!": x}\n` }, /labels\.Bad Key!: the key must be a label key, got "Bad Key!"/],
     ];
     it.each(cases)("%s", (_what, files, expected) => {

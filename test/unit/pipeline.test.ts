@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalog } from "../../components/images/catalog";
 import { resolveImages } from "../../components/images/definition";
-import { ImagePipeline, pinnedBuild } from "../../components/images/pipeline";
+import { packageChanges, staleness } from "../../components/images/build.provider";
+import { ImagePipeline, pinnedBuild, refreshRequestedAt } from "../../components/images/pipeline";
 
 const ROOT = path.resolve(__dirname, "../..");
 const digestOf = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex")}`;
@@ -165,5 +166,45 @@ describe("pinnedBuild", () => {
     });
     it("an unknown version is an error that lists the known ones", () => {
         expect(() => pinnedBuild("homepage", "0.1", history)).toThrow(/images\.pins\.homepage: no build of version "0\.1" is known to this stack \(built versions: 1\.0\.0, 1\.1\.0\)/);
+    });
+});
+
+describe("refresh of root images", () => {
+    const day = 86_400_000;
+    const now = Date.parse("2026-12-02T12:00:00Z");
+    const olds = { refreshedAt: new Date(now - 8 * day).toISOString(), history: [] };
+    const policy = (everySeconds: number | null, requestedAt: number | null = null) => ({ refresh: { everySeconds, requestedAt, packageManager: "apt" as const } });
+
+    it("a root is due once its packages are older than refresh.every, and says so", () => {
+        expect(staleness(olds, policy(7 * 86_400), now)).toBe("stale: its packages were fetched 8d ago (refresh.every 7d)");
+        expect(staleness(olds, policy(9 * 86_400), now)).toBeUndefined();
+        expect(staleness(olds, policy(null), now)).toBeUndefined();
+    });
+    it("--refresh-bases makes every root due once: asked after its last refresh", () => {
+        expect(staleness(olds, policy(null, now - 60_000), now)).toBe("a refresh of the bases was asked; its packages were fetched 8d ago");
+        expect(staleness(olds, policy(null, now - 9 * day), now)).toBeUndefined();
+    });
+    it("a child (no policy) is never due by itself; without refreshedAt the last build's time counts", () => {
+        expect(staleness(olds, { refresh: null }, now)).toBeUndefined();
+        expect(staleness({ history: [{ version: "1", digest: "d", definitionHash: "h", builtAt: new Date(now - 2 * day).toISOString() }] }, policy(86_400), now)).toBe("stale: its packages were fetched 2d ago (refresh.every 1d)");
+    });
+    it("package changes: new versions, added and removed packages; none when equal", () => {
+        const before = ["libc6=2.36-9+deb12u9", "libssl3=3.0.15-1~deb12u1", "tzdata=2024a-0+deb12u1"];
+        expect(packageChanges(before, [...before])).toEqual([]);
+        expect(packageChanges(before, ["libc6=2.36-9+deb12u9", "libssl3=3.0.16-1~deb12u1", "zlib1g=1:1.2.13"])).toEqual(["+ zlib1g 1:1.2.13", "- tzdata 2024a-0+deb12u1", "libssl3 3.0.15-1~deb12u1 → 3.0.16-1~deb12u1"]);
+    });
+    it("the pipeline gives the root image its catalog refresh policy (base: every 7d) and children none", async () => {
+        registered.length = 0;
+        pipeline({}, "refresh");
+        await new Promise((r) => setTimeout(r, 50));
+        const builds = registered.filter((r) => r.type.endsWith(":ImageBuild"));
+        const refreshOf = (n: string) => builds.find((b) => b.name === n)!.inputs.refresh;
+        expect(refreshOf("base")).toEqual({ everySeconds: 7 * 86_400, requestedAt: null, packageManager: "apt" });
+        for (const child of ["httpd", "homepage", "database", "edge-node"]) expect(refreshOf(child)).toBeNull();
+    });
+    it("the time asked through the environment is checked", () => {
+        expect(refreshRequestedAt({})).toBeUndefined();
+        expect(refreshRequestedAt({ IMAGE_FACTORY_REFRESH_BASES: "1764676800000" })).toBe(1764676800000);
+        expect(() => refreshRequestedAt({ IMAGE_FACTORY_REFRESH_BASES: "yes" })).toThrow(/IMAGE_FACTORY_REFRESH_BASES must be a time in milliseconds/);
     });
 });

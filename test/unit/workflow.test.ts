@@ -75,6 +75,18 @@ describe("summarizePreview", () => {
         expect(s).not.toContain("`base`: ");
     });
 
+    it("a stale root image says why it rebuilds (its refresh policy)", () => {
+        const now = Date.parse("2026-12-02T12:00:00Z");
+        const stale: PreviewStep = {
+            op: "update",
+            urn: urn("ImageBuild", "base"),
+            diffReasons: [],
+            oldState: { outputs: { refreshedAt: "2026-11-24T12:00:00Z" } },
+            newState: { inputs: { refresh: { everySeconds: 7 * 86_400, requestedAt: null, packageManager: "apt" } } },
+        };
+        expect(summarizePreview("local", [stale], now)).toContain("- `base`: stale: its packages were fetched 8d ago (refresh.every 7d); released again only if a package changed");
+    });
+
     it("an unchanged stack says so", () => {
         const s = summarizePreview("hub", [{ op: "same", urn: urn("ImageBuild", "base") }]);
         expect(s).toContain("- none: every image's definition and parent are unchanged");

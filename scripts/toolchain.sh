@@ -86,6 +86,15 @@ else
 fi
 [ "$target" = up ] && exit 0
 
+# What only the tests and the acp/hub roles need has a lock of its own, taken before the first
+# one is let go: an `npm run up` never waits for another run's cluster builds.
+exec 8>"$CACHE_DIR/toolchain/.lock-cluster"
+if ! flock -n 8; then
+    say "another scripts/toolchain.sh is building the cluster and test pieces into $CACHE_DIR/toolchain; waiting for it ..."
+    flock 8
+fi
+flock -u 9
+
 PULUMI="$(pulumi_bin)"
 pulumi_env
 PLUGIN_HOME="${PULUMI_HOME:-$HOME/.pulumi}/plugins"

@@ -81,7 +81,11 @@ export const provider: ProviderImpl = {
         const client = new RegistryClient(p.registry, { auth: p.auth });
         const targets = await Promise.all(p.tags.map((t) => client.resolve(p.repository, t)));
         const moved = targets.some((d) => d !== p.digest);
-        return { id, props: moved ? { ...p, digest: targets.find((d) => d && d !== p.digest) ?? "" } : p };
+        if (!moved) return { id, props: p };
+        // The inputs too, so that preview shows the digest the next up moves the tags back from.
+        const now = { ...p, digest: targets.find((d) => d && d !== p.digest) ?? "" };
+        const { ref: _ref, previous: _previous, ...inputs } = now;
+        return { id, props: now, inputs };
     },
     async delete(_id, props) {
         // The distribution API deletes manifests, not single tags; the builds'

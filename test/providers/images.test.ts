@@ -120,6 +120,9 @@ describe("image providers against real tools", () => {
             await client.putManifest("t/img", "latest", { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] })), mediaType: "application/vnd.oci.image.index.v1+json" });
             const read = await releaseProvider.read!("x", outs);
             expect(read.props!.digest).not.toBe(digest);
+            // The inputs as well, so that preview shows the digest the next up moves the tags back from.
+            expect(read.inputs).toEqual({ ...inputs(), digest: read.props!.digest });
+            expect(read.inputs).not.toHaveProperty("ref");
         });
 
         it("refuses to release a digest the registry does not have", async () => {

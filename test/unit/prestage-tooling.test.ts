@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../../components/exec";
-import { mountUnitName, renderIgnition, renderLoadList, renderLoadScript, renderSystemdUnits } from "../../components/prestage/tooling";
+import { deviceUnitName, mountUnitName, renderIgnition, renderLoadList, renderLoadScript, renderSystemdUnits } from "../../components/prestage/tooling";
 
 const D = `sha256:${"ab".repeat(32)}`;
 
@@ -33,6 +33,10 @@ describe("load tooling", () => {
         expect(script).toContain('"$skopeo" inspect --raw "$storage$ref"');
         expect(script).toContain('log "loaded $ref from $archive"');
         expect(script).toContain('log "$loaded loaded, $present already present, $failed failed"');
+        // Each image is checked in storage by the sha256 of its manifest, and what was loaded is synced.
+        expect(script).toContain('stored=$("$skopeo" inspect --raw "$storage$ref" 2>/dev/null | sha256sum)');
+        expect(script).toContain('log "in storage $ref $stored"');
+        expect(script).toContain('[ "$loaded" -eq 0 ] || sync\n');
         expect(script).toMatch(/\[ "\$failed" -eq 0 \]\n$/);
         expect(script).not.toMatch(/\bbash\b|\[\[|\bfunction\b|\blocal\b/);
     });
@@ -40,6 +44,7 @@ describe("load tooling", () => {
     it("names mount units as systemd-escape --path does", () => {
         expect(mountUnitName("/var/mnt/prestage")).toBe("var-mnt-prestage.mount");
         expect(mountUnitName("/var/mnt/pre-staged/")).toBe("var-mnt-pre\\x2dstaged.mount");
+        expect(deviceUnitName("/dev/disk/by-partlabel/data")).toBe("dev-disk-by\\x2dpartlabel-data.device");
     });
 
     it("units mount the partition read-only by label and run the script once, before the container runtime", () => {
@@ -52,7 +57,9 @@ describe("load tooling", () => {
         expect(service.contents).toContain("Before=crio.service kubelet.service\n");
         expect(service.contents).toContain("Type=oneshot\nRemainAfterExit=yes\nEnvironment=PRESTAGE_DIR=/var/mnt/prestage\n");
         expect(service.contents).toContain("Environment=TMPDIR=/var/tmp\nExecStart=/bin/sh /var/mnt/prestage/prestage-load.sh\n");
-        expect(service.contents).toContain("[Install]\nWantedBy=multi-user.target\n");
+        expect(service.contents).toContain("StandardOutput=journal+console\n");
+        // Wanted by the partition's device, not by a target: a node without the disk waits for nothing.
+        expect(service.contents).toMatch(/\[Install\]\n(#.*\n)*WantedBy=dev-disk-by\\x2dpartlabel-data\.device\n$/);
     });
 
     it.skipIf(!existsSync("/usr/bin/systemd-analyze"))("systemd-analyze verify accepts both units", async () => {

@@ -3,7 +3,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../../components/exec";
-import { deviceUnitName, mountUnitName, renderIgnition, renderLoadList, renderLoadScript, renderSystemdUnits } from "../../components/prestage/tooling";
+import { DEFAULT_MOUNT_POINT, deviceUnitName, mountUnitName, renderIgnition, renderLoadList, renderLoadScript, renderSystemdUnits } from "../../components/prestage/tooling";
+
+const ROOT = path.resolve(__dirname, "../..");
 
 const D = `sha256:${"ab".repeat(32)}`;
 
@@ -60,6 +62,16 @@ describe("load tooling", () => {
         expect(service.contents).toContain("StandardOutput=journal+console\n");
         // Wanted by the partition's device, not by a target: a node without the disk waits for nothing.
         expect(service.contents).toMatch(/\[Install\]\n(#.*\n)*WantedBy=dev-disk-by\\x2dpartlabel-data\.device\n$/);
+    });
+
+    it("the edge-node catalog image carries the units a disk with the defaults has (label data, xfs, /var/mnt/prestage), enabled", async () => {
+        const catalog = await fs.readFile(path.join(ROOT, "images/edge-node.yaml"), "utf8");
+        for (const u of renderSystemdUnits({ label: "data", filesystem: "xfs", mountPoint: DEFAULT_MOUNT_POINT })) {
+            expect(await fs.readFile(path.join(ROOT, "images/files/prestage", u.name), "utf8"), u.name).toBe(u.contents);
+            expect(catalog).toContain(`- path: /etc/systemd/system/${u.name}\n    source: files/prestage/${u.name}\n`);
+        }
+        expect(catalog).toContain("units:\n  enable: [prestage-load.service]\n");
+        expect(catalog).toMatch(/packages: \[skopeo\]\n/);
     });
 
     it.skipIf(!existsSync("/usr/bin/systemd-analyze"))("systemd-analyze verify accepts both units", async () => {

@@ -101,63 +101,67 @@ describe("the boot gate on the real engine", () => {
         expect(boots.map((b) => b.outputs!.digest).sort()).toEqual(IMAGES.map((n) => images[n].digest).sort());
     });
 
-    it("edge-node installs the local stack's pre-staged disk with no network: every image loads, checked by digest; a second boot loads nothing", async () => {
-        const { images, disks } = await stack.outputs();
-        const node = images["edge-node"].vmDisk;
-        const disk = disks.demo;
-        // The disk holds the catalog's released images, by digest (stacks/Pulumi.local.yaml's content set).
-        const manifest: Array<{ ref: string; digest: string; archive: string }> = disk.manifest;
-        expect(manifest.map((m) => m.digest)).toEqual(["base", "httpd", "homepage", "database"].map((n) => images[n].digest));
-        expect(disk.partition).toMatchObject({ label: "data", filesystem: "xfs" });
-        const work = await fs.mkdtemp(path.join(os.tmpdir(), "if-e2e-node-"));
-        try {
-            // The node's root disk: an overlay on its released VM disk, kept from the first boot to the second.
-            const root = path.join(work, "edge-node.qcow2");
-            await run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", node.path, "-F", node.format, root]);
-            const boot = async (n: number) => {
-                const nonce = randomBytes(8).toString("hex");
-                const vm = await startVm({
-                    name: `edge-node-prestage-${n}`,
-                    serialLog: path.join(work, `boot-${n}.log`),
-                    // The factory disk as /dev/vdb, read-only: the node finds it by its partition label.
-                    drives: [
-                        { file: root, format: "qcow2" },
-                        { file: disk.path, format: disk.format, readOnly: true },
-                    ],
-                    kernel: { kernel: node.kernel.path, initrd: node.initrd.path, cmdline: `${node.kernelArgs} panic=-1 ${BOOT_REPORT_PARAM}=${nonce}` },
-                });
-                try {
-                    // The boot report comes once start-up is over, the load the partition's device started included.
-                    await vm.waitFor(new RegExp(`${BOOT_REPORT_MARKER} nonce=${nonce} [^\n]*\n`), 20 * 60_000, "the boot report");
-                    const text = consoleTail(await vm.console(), Number.MAX_SAFE_INTEGER);
-                    const report = parseBootReport(text, nonce);
-                    console.log(`edge-node with the pre-staged disk, boot ${n} (${vm.accel}): ${Math.round((Date.now() - vm.startedAt) / 1000)}s, system ${report?.state}`);
-                    expect(report, consoleTail(text, 60)).toMatchObject({ targetReached: true, failedUnits: [] });
-                    return text;
-                } finally {
-                    await vm.stop();
+    it(
+        "edge-node installs the local stack's pre-staged disk with no network: every image loads, checked by digest; a second boot loads nothing",
+        async () => {
+            const { images, disks } = await stack.outputs();
+            const node = images["edge-node"].vmDisk;
+            const disk = disks.demo;
+            // The disk holds the catalog's released images, by digest (stacks/Pulumi.local.yaml's content set).
+            const manifest: Array<{ ref: string; digest: string; archive: string }> = disk.manifest;
+            expect(manifest.map((m) => m.digest)).toEqual(["base", "httpd", "homepage", "database"].map((n) => images[n].digest));
+            expect(disk.partition).toMatchObject({ label: "data", filesystem: "xfs" });
+            const work = await fs.mkdtemp(path.join(os.tmpdir(), "if-e2e-node-"));
+            try {
+                // The node's root disk: an overlay on its released VM disk, kept from the first boot to the second.
+                const root = path.join(work, "edge-node.qcow2");
+                await run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", node.path, "-F", node.format, root]);
+                const boot = async (n: number) => {
+                    const nonce = randomBytes(8).toString("hex");
+                    const vm = await startVm({
+                        name: `edge-node-prestage-${n}`,
+                        serialLog: path.join(work, `boot-${n}.log`),
+                        // The factory disk as /dev/vdb, read-only: the node finds it by its partition label.
+                        drives: [
+                            { file: root, format: "qcow2" },
+                            { file: disk.path, format: disk.format, readOnly: true },
+                        ],
+                        kernel: { kernel: node.kernel.path, initrd: node.initrd.path, cmdline: `${node.kernelArgs} panic=-1 ${BOOT_REPORT_PARAM}=${nonce}` },
+                    });
+                    try {
+                        // The boot report comes once start-up is over, the load the partition's device started included.
+                        await vm.waitFor(new RegExp(`${BOOT_REPORT_MARKER} nonce=${nonce} [^\n]*\n`), 20 * 60_000, "the boot report");
+                        const text = consoleTail(await vm.console(), Number.MAX_SAFE_INTEGER);
+                        const report = parseBootReport(text, nonce);
+                        console.log(`edge-node with the pre-staged disk, boot ${n} (${vm.accel}): ${Math.round((Date.now() - vm.startedAt) / 1000)}s, system ${report?.state}`);
+                        expect(report, consoleTail(text, 60)).toMatchObject({ targetReached: true, failedUnits: [] });
+                        return text;
+                    } finally {
+                        await vm.stop();
+                    }
+                };
+                const first = await boot(1);
+                // Found by its partition label (the only name the units know) and mounted read-only.
+                expect(first).toMatch(/Mounted var-mnt-prestage\.m/);
+                expect(first).toContain("XFS (vdb1): Ending clean mount");
+                for (const m of manifest) {
+                    expect(first).toContain(`prestage-load: loaded ${m.ref} from ${m.archive}`);
+                    // Computed in the node: the sha256 of the manifest its container storage holds for the ref.
+                    expect(first).toContain(`prestage-load: in storage ${m.ref} ${m.digest}`);
                 }
-            };
-            const first = await boot(1);
-            // Found by its partition label (the only name the units know) and mounted read-only.
-            expect(first).toMatch(/Mounted var-mnt-prestage\.m/);
-            expect(first).toContain("XFS (vdb1): Ending clean mount");
-            for (const m of manifest) {
-                expect(first).toContain(`prestage-load: loaded ${m.ref} from ${m.archive}`);
-                // Computed in the node: the sha256 of the manifest its container storage holds for the ref.
-                expect(first).toContain(`prestage-load: in storage ${m.ref} ${m.digest}`);
-            }
-            expect(first).toContain(`prestage-load: ${manifest.length} loaded, 0 already present, 0 failed`);
+                expect(first).toContain(`prestage-load: ${manifest.length} loaded, 0 already present, 0 failed`);
 
-            // Storage kept on the node's disk: nothing loads again.
-            const second = await boot(2);
-            expect(second).not.toMatch(/prestage-load: loaded /);
-            for (const m of manifest) expect(second).toContain(`prestage-load: in storage ${m.ref} ${m.digest}`);
-            expect(second).toContain(`prestage-load: 0 loaded, ${manifest.length} already present, 0 failed`);
-        } finally {
-            await fs.rm(work, { recursive: true, force: true });
-        }
-    }, 60 * 60_000); // TCG: unpacking the images in the guest takes minutes
+                // Storage kept on the node's disk: nothing loads again.
+                const second = await boot(2);
+                expect(second).not.toMatch(/prestage-load: loaded /);
+                for (const m of manifest) expect(second).toContain(`prestage-load: in storage ${m.ref} ${m.digest}`);
+                expect(second).toContain(`prestage-load: 0 loaded, ${manifest.length} already present, 0 failed`);
+            } finally {
+                await fs.rm(work, { recursive: true, force: true });
+            }
+        },
+        60 * 60_000,
+    ); // TCG: unpacking the images in the guest takes minutes
 
     it("a no-op up boots nothing", async () => {
         const r = await stack.up();

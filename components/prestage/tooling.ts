@@ -80,6 +80,16 @@ while read -r archive ref tagged; do
         failed=$((failed + 1))
         continue
     fi
+    # What storage now holds under the ref, by the sha256 of its manifest: the digest it was loaded as.
+    stored=$("$skopeo" inspect --raw "$storage$ref" 2>/dev/null | sha256sum)
+    stored="sha256:\${stored%% *}"
+    if [ "$stored" = "\${ref##*@}" ]; then
+        log "in storage $ref $stored"
+    else
+        log "FAILED: storage holds $stored for $ref"
+        failed=$((failed + 1))
+        continue
+    fi
     [ -n "$tagged" ] || continue
     # From the archive, not from storage: a storage-to-storage copy rewrites the manifest.
     digest=\${ref##*@}
@@ -92,20 +102,27 @@ while read -r archive ref tagged; do
         failed=$((failed + 1))
     fi
 done <"$list"
+# What was loaded is on disk before anything starts from it (a node switched off right after keeps it).
+[ "$loaded" -eq 0 ] || sync
 log "$loaded loaded, $present already present, $failed failed"
 [ "$failed" -eq 0 ]
 `;
 }
 
-/** systemd's name for the mount unit of `where` (systemd-escape --path). */
-export function mountUnitName(where: string): string {
-    const escaped = where
+/** systemd's name for the unit of a path (systemd-escape --path --suffix). */
+function pathUnitName(p: string, suffix: "mount" | "device"): string {
+    const escaped = p
         .replace(/^\/+|\/+$/g, "")
         .split("/")
         .map((part) => part.replace(/[^A-Za-z0-9:_.]|^\./g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`))
         .join("-");
-    return `${escaped || "-"}.mount`;
+    return `${escaped || "-"}.${suffix}`;
 }
+
+/** systemd's name for the mount unit of `where`. */
+export const mountUnitName = (where: string) => pathUnitName(where, "mount");
+/** systemd's name for the device unit of a device node (or its /dev/disk/… link). */
+export const deviceUnitName = (device: string) => pathUnitName(device, "device");
 
 export interface UnitOptions {
     /** GPT partition label of the data partition. */
@@ -118,7 +135,7 @@ export interface UnitOptions {
 export interface SystemdUnit {
     name: string;
     contents: string;
-    /** Enabled by ignition (the mount is pulled in by the service). */
+    /** Enabled by ignition or `systemctl enable` (the mount is pulled in by the service). */
     enabled: boolean;
 }
 
@@ -159,9 +176,12 @@ Environment=PRESTAGE_DIR=${o.mountPoint}
 # skopeo unpacks each archive to a temp folder while loading it: on disk, not in the tmpfs /tmp.
 Environment=TMPDIR=/var/tmp
 ExecStart=/bin/sh ${o.mountPoint}/${LOAD_SCRIPT}
+# The install's log where the installer (and the factory's test) watches: the console.
+StandardOutput=journal+console
 
 [Install]
-WantedBy=multi-user.target
+# Started when the partition appears: a node booted without the disk waits for nothing.
+WantedBy=${deviceUnitName(device)}
 `,
         },
     ];

@@ -151,7 +151,10 @@ describe("PreStagedDisk provider", () => {
             const env = { PRESTAGE_STORAGE: `containers-storage:[vfs@${storage}/root+${storage}/runroot]` };
             await withPartitionMounted(outs.path, outs.partition.offsetBytes, outs.partition.sizeBytes, async (mnt) => {
                 const first = await run("sh", [path.join(mnt, "prestage-load.sh")], { env });
-                for (const m of outs.manifest) expect(first.stdout).toContain(`prestage-load: loaded ${m.ref} from ${m.archive}`);
+                for (const m of outs.manifest) {
+                    expect(first.stdout).toContain(`prestage-load: loaded ${m.ref} from ${m.archive}`);
+                    expect(first.stdout).toContain(`prestage-load: in storage ${m.ref} ${m.digest}`);
+                }
                 expect(first.stdout).toContain(`prestage-load: tagged ${database.tagged}`);
                 expect(first.stdout).toMatch(/prestage-load: 3 loaded, 0 already present, 0 failed/);
 

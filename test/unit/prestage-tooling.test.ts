@@ -3,7 +3,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../../components/exec";
-import { mountUnitName, renderIgnition, renderLoadList, renderLoadScript, renderSystemdUnits } from "../../components/prestage/tooling";
+import { DEFAULT_MOUNT_POINT, deviceUnitName, mountUnitName, renderIgnition, renderLoadList, renderLoadScript, renderSystemdUnits } from "../../components/prestage/tooling";
+
+const ROOT = path.resolve(__dirname, "../..");
 
 const D = `sha256:${"ab".repeat(32)}`;
 
@@ -33,6 +35,10 @@ describe("load tooling", () => {
         expect(script).toContain('"$skopeo" inspect --raw "$storage$ref"');
         expect(script).toContain('log "loaded $ref from $archive"');
         expect(script).toContain('log "$loaded loaded, $present already present, $failed failed"');
+        // Each image is checked in storage by the sha256 of its manifest, and what was loaded is synced.
+        expect(script).toContain('stored=$("$skopeo" inspect --raw "$storage$ref" 2>/dev/null | sha256sum)');
+        expect(script).toContain('log "in storage $ref $stored"');
+        expect(script).toContain('[ "$loaded" -eq 0 ] || sync\n');
         expect(script).toMatch(/\[ "\$failed" -eq 0 \]\n$/);
         expect(script).not.toMatch(/\bbash\b|\[\[|\bfunction\b|\blocal\b/);
     });
@@ -40,6 +46,7 @@ describe("load tooling", () => {
     it("names mount units as systemd-escape --path does", () => {
         expect(mountUnitName("/var/mnt/prestage")).toBe("var-mnt-prestage.mount");
         expect(mountUnitName("/var/mnt/pre-staged/")).toBe("var-mnt-pre\\x2dstaged.mount");
+        expect(deviceUnitName("/dev/disk/by-partlabel/data")).toBe("dev-disk-by\\x2dpartlabel-data.device");
     });
 
     it("units mount the partition read-only by label and run the script once, before the container runtime", () => {
@@ -52,7 +59,19 @@ describe("load tooling", () => {
         expect(service.contents).toContain("Before=crio.service kubelet.service\n");
         expect(service.contents).toContain("Type=oneshot\nRemainAfterExit=yes\nEnvironment=PRESTAGE_DIR=/var/mnt/prestage\n");
         expect(service.contents).toContain("Environment=TMPDIR=/var/tmp\nExecStart=/bin/sh /var/mnt/prestage/prestage-load.sh\n");
-        expect(service.contents).toContain("[Install]\nWantedBy=multi-user.target\n");
+        expect(service.contents).toContain("StandardOutput=journal+console\n");
+        // Wanted by the partition's device, not by a target: a node without the disk waits for nothing.
+        expect(service.contents).toMatch(/\[Install\]\n(#.*\n)*WantedBy=dev-disk-by\\x2dpartlabel-data\.device\n$/);
+    });
+
+    it("the edge-node catalog image carries the units a disk with the defaults has (label data, xfs, /var/mnt/prestage), enabled", async () => {
+        const catalog = await fs.readFile(path.join(ROOT, "images/edge-node.yaml"), "utf8");
+        for (const u of renderSystemdUnits({ label: "data", filesystem: "xfs", mountPoint: DEFAULT_MOUNT_POINT })) {
+            expect(await fs.readFile(path.join(ROOT, "images/files/prestage", u.name), "utf8"), u.name).toBe(u.contents);
+            expect(catalog).toContain(`- path: /etc/systemd/system/${u.name}\n    source: files/prestage/${u.name}\n`);
+        }
+        expect(catalog).toContain("units:\n  enable: [prestage-load.service]\n");
+        expect(catalog).toMatch(/\npackages: \[skopeo\b/);
     });
 
     it.skipIf(!existsSync("/usr/bin/systemd-analyze"))("systemd-analyze verify accepts both units", async () => {

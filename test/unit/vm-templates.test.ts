@@ -3,7 +3,8 @@
 // disk only after its boot test (and signing), and the ACP's DataVolume, DataSource
 // and Template take that container disk by digest; without a boot there is no
 // container disk and no template; a template of an image that is not booted is an
-// error naming its key before anything is registered.
+// error naming its key before anything is registered. And the container disk's tar
+// headers (ustar; base-256 sizes from 8 GiB), which GNU tar reads in the providers tier.
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -11,6 +12,7 @@ import * as settings from "@pulumi/pulumi/runtime/settings";
 import { describe, expect, it } from "vitest";
 import { loadCatalog, selectImages } from "../../components/images/catalog";
 import { resolveImages } from "../../components/images/definition";
+import { diskEntry, tarHeader } from "../../components/images/container-disk.provider";
 import { ImagePipeline } from "../../components/images/pipeline";
 import { parseSiteConfig } from "../../infra/config";
 import { deploySite } from "../../infra/site";
@@ -221,5 +223,38 @@ describe("which images get templates", () => {
         );
         expect(result).toContain('image-factory:acp.vmTemplates.images[1]: unknown image "nope"');
         expect([...resources.keys()].filter((k) => !k.startsWith("Root:"))).toEqual([]);
+    });
+});
+
+describe("the container disk's tar headers", () => {
+    /** The header's checksum field, and the sum it must equal (the field counted as spaces). */
+    const checksum = (h: Buffer) => {
+        const copy = Buffer.from(h);
+        copy.fill(" ", 148, 156);
+        return { field: Number.parseInt(h.toString("ascii", 148, 154), 8), sum: copy.reduce((a, b) => a + b, 0) };
+    };
+    const text = (h: Buffer, offset: number, width: number) => h.toString("ascii", offset, offset + width);
+
+    it("ustar with the qemu user as owner, mtime 0, and a valid checksum", () => {
+        const h = tarHeader(diskEntry("qcow2"), "file", 1234, 0o440);
+        expect(h).toHaveLength(512);
+        expect(text(h, 0, 16)).toBe("disk/disk.qcow2\0");
+        expect([text(h, 100, 8), text(h, 108, 8), text(h, 116, 8)]).toEqual(["0000440\0", "0000153\0", "0000153\0"]);
+        expect([text(h, 124, 12), text(h, 136, 12), text(h, 156, 1), text(h, 257, 8)]).toEqual(["00000002322\0", "00000000000\0", "0", "ustar\u000000"]);
+        const c = checksum(h);
+        expect(c.field).toBe(c.sum);
+        expect(diskEntry("raw")).toBe("disk/disk.img");
+        expect(text(tarHeader("disk/", "dir", 0, 0o555), 156, 1)).toBe("5");
+    });
+
+    it("a disk of 8 GiB or more: its size in GNU base-256", () => {
+        const size = 10 * 1024 ** 3 + 7;
+        const h = tarHeader(diskEntry("raw"), "file", size, 0o440);
+        expect(h[124]).toBe(0x80);
+        expect(h.readBigUInt64BE(128)).toBe(BigInt(size));
+        const c = checksum(h);
+        expect(c.field).toBe(c.sum);
+        // Just below the limit stays octal.
+        expect(text(tarHeader("x", "file", 8 ** 11 - 1, 0o440), 124, 12)).toBe("77777777777\0");
     });
 });

@@ -85,7 +85,7 @@ function outputsOf(type: string, i: Record<string, any>): Record<string, any> {
 }
 
 /** Runs `fn` under mocks (any invoke throws); records each resource as "<Type>:<name>" with its inputs and, below `parent`, its dependencies. */
-async function registered<T>(fn: (parent: pulumi.ComponentResource) => T): Promise<{ result: T | undefined; error: string; resources: Map<string, Registered> }> {
+async function registered<T>(fn: (parent: pulumi.ComponentResource) => T, preview = false): Promise<{ result: T | undefined; error: string; resources: Map<string, Registered> }> {
     const resources = new Map<string, Registered>();
     const keys = new WeakMap<pulumi.Resource, string>();
     const deps = new Map<string, pulumi.Resource[]>();
@@ -94,6 +94,8 @@ async function registered<T>(fn: (parent: pulumi.ComponentResource) => T): Promi
         {
             newResource(args) {
                 resources.set(keyOf(args.type, args.name), { key: keyOf(args.type, args.name), inputs: args.inputs, dependsOn: [] });
+                // In a preview, what a dynamic provider computes is not known yet.
+                if (preview && args.type.startsWith("pulumi-nodejs:dynamic/")) return { id: undefined, state: args.inputs };
                 return { id: `${args.name}-id`, state: outputsOf(args.type, args.inputs) };
             },
             call(args) {
@@ -102,7 +104,7 @@ async function registered<T>(fn: (parent: pulumi.ComponentResource) => T): Promi
         },
         "image-factory",
         "hub",
-        false,
+        preview,
     );
     const parent = new pulumi.ComponentResource(
         "test:index:Root",
@@ -195,6 +197,25 @@ describe("VM templates on the hub, from its booted disks", async () => {
             const template = resources.get(`Template:template-image-factory-${image}`)!;
             expect(template.inputs.metadata.annotations["image-factory/disk"]).toBe(ref);
             for (const o of [dv, template]) expect(validateObject(unwrapSecrets(o.inputs))).toEqual([]);
+        }
+    });
+});
+
+describe("a preview, before any disk is pushed", () => {
+    it("plans each template's objects by name; the disk's ref is left to the up", async () => {
+        const { resources, error } = await registered(() => deploySite(hub(["httpd"])), true);
+        expect(error).toBe("");
+        for (const image of ["base", "httpd"]) {
+            const dv = resources.get(`DataVolume:datavolume-image-factory-${image}-1-0-0`)!;
+            expect(dv).toBeDefined();
+            expect(resources.get(`DataSource:datasource-image-factory-${image}`)).toBeDefined();
+            // Not known yet, and never the placeholder the objects were rendered with.
+            expect(JSON.stringify(dv.inputs)).not.toMatch(/pending-disk|undefined/);
+            // The mocks' form of a value not known yet: only the fields that hold the ref.
+            const unknown = { __pulumiUnknown: true };
+            expect(dv.inputs.spec.source.registry).toEqual({ url: unknown, pullMethod: "pod", secretRef: "image-factory-registry-cdi" });
+            const annotations = resources.get(`Template:template-image-factory-${image}`)!.inputs.metadata.annotations;
+            expect(annotations).toMatchObject({ "image-factory/disk": unknown, "template.kubevirt.io/version": "1.0.0" });
         }
     });
 });

@@ -16,8 +16,13 @@ export interface AcpInputs {
      * in-cluster pipeline compares the git checkout against. Needed with acp.pipeline.
      */
     catalog?: { images: PipelineImage[]; files: Array<{ path: string; content: string | Buffer }> };
+    /**
+     * The images this site builds and boots (their booted VM disks can become VM
+     * templates); undefined when the site builds nothing (a site served by a hub).
+     */
+    booted?: string[];
     /** Released disk images (container disks by digest); each gets a VM template with acp.vmTemplates. */
-    releasedDisks?: ReleasedDisk[];
+    releasedDisks?: ReleasedDisk<pulumi.Input<string>>[];
     /** For an ephemeral builder VM: what it is made for (e.g. a hash of the pending composes). */
     builderGeneration?: string;
     /** What runs on the builder VM (its composes): an ephemeral builder is powered off once they are done. */
@@ -31,14 +36,14 @@ export interface AcpDeployment {
     /** The ephemeral builder's poweroff, after its work. */
     builderRelease?: command.remote.Command;
     pipeline?: TektonPipeline;
-    vmTemplates: Record<string, VmTemplateOutput>;
+    vmTemplates: Record<string, pulumi.Output<VmTemplateOutput>>;
 }
 
 export const SERVICE_ACCOUNTS = { pipeline: "image-factory-pipeline", trigger: "image-factory-trigger" };
 export const SECRET_NAMES = { pull: "image-factory-registry", cdi: "image-factory-registry-cdi", credentials: "image-factory-registry-credentials" };
 
 /** Problems with the inputs that only show once the catalog is known, each naming its config key. */
-function checkInputs(config: AcpSiteConfig, inputs: AcpInputs): string[] {
+function problemsOf(config: AcpSiteConfig, inputs: AcpInputs): string[] {
     const { acp } = config;
     const problems: string[] = [];
     const fail = (key: string, msg: string) => problems.push(`${NAMESPACE}:${key}: ${msg}`);
@@ -50,10 +55,32 @@ function checkInputs(config: AcpSiteConfig, inputs: AcpInputs): string[] {
             for (const u of unknownImages(acp.pipeline.images, names)) fail(`acp.pipeline.images[${u.index}]`, `unknown image "${u.name}" (the catalog has: ${known})`);
         }
     }
+    if (acp.vmTemplates && !inputs.booted) {
+        fail("acp.vmTemplates", "a site served by a hub (hub.stack) mirrors images, not their VM disks; VM templates are made from the images a site builds and boots itself");
+    }
     if (acp.vmTemplates?.images && inputs.catalog) {
-        for (const u of unknownImages(acp.vmTemplates.images, names)) fail(`acp.vmTemplates.images[${u.index}]`, `unknown image "${u.name}" (the catalog has: ${known})`);
+        const unknown = unknownImages(acp.vmTemplates.images, names);
+        for (const u of unknown) fail(`acp.vmTemplates.images[${u.index}]`, `unknown image "${u.name}" (the catalog has: ${known})`);
+        acp.vmTemplates.images.forEach((name, i) => {
+            if (inputs.booted && !inputs.booted.includes(name) && !unknown.some((u) => u.index === i)) {
+                const why = config.boot.enabled ? "it has no kernel in its chain (catalog `boot.kernel`) or `boot.test: false`" : "image-factory:boot.enabled is false";
+                fail(`acp.vmTemplates.images[${i}]`, `"${name}" is not booted on this site, and a VM template is made only from a booted VM disk: ${why}`);
+            }
+        });
     }
     return problems;
+}
+
+/** Reports every problem deployAcp would find, before the site registers any resource. */
+export function checkAcp(config: AcpSiteConfig, inputs: AcpInputs): void {
+    const problems = problemsOf(config, inputs);
+    if (problems.length) throw new ConfigError(problems);
+}
+
+/** The booted images that get a VM template (acp.vmTemplates.images, or every booted one): their disks are pushed as container disks. */
+export function vmTemplateImages(config: AcpSiteConfig, booted: string[]): string[] {
+    const t = config.acp.vmTemplates;
+    return t ? (t.images ?? booted).filter((n) => booted.includes(n)) : [];
 }
 
 /**
@@ -62,8 +89,7 @@ function checkInputs(config: AcpSiteConfig, inputs: AcpInputs): string[] {
  */
 export function deployAcp(config: AcpSiteConfig, inputs: AcpInputs = {}, opts: pulumi.ComponentResourceOptions = {}): AcpDeployment {
     const { acp, kubeconfig, site } = config;
-    const problems = checkInputs(config, inputs);
-    if (problems.length) throw new ConfigError(problems);
+    checkAcp(config, inputs);
 
     const parent = { ...opts };
     const provider = kubeProvider(`${site.name}-acp`, kubeconfig, { parent: opts.parent });
@@ -168,7 +194,7 @@ export function deployAcp(config: AcpSiteConfig, inputs: AcpInputs = {}, opts: p
         );
     }
 
-    let vmTemplates: Record<string, VmTemplateOutput> = {};
+    let vmTemplates: Record<string, pulumi.Output<VmTemplateOutput>> = {};
     if (acp.vmTemplates) {
         const t = acp.vmTemplates;
         const disks = (inputs.releasedDisks ?? []).filter((d) => !t.images || t.images.includes(d.name));

@@ -19,7 +19,7 @@ import type { SiteConfig } from "./config";
 /** What infra/site.ts produces for the outputs. */
 export interface SiteResult {
     images: pulumi.Input<Record<string, pulumi.Input<ImageOutput>>>;
-    vmTemplates?: Record<string, VmTemplateOutput>;
+    vmTemplates?: Record<string, pulumi.Input<VmTemplateOutput>>;
     buckets?: pulumi.Input<BucketsOutput>;
     bootArtifacts?: pulumi.Input<Record<string, pulumi.Input<BootArtifactsOutput>>>;
     disks?: pulumi.Input<Record<string, pulumi.Input<DiskOutput>>>;

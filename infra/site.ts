@@ -22,7 +22,7 @@ import {
 } from "../components/images";
 import { parseRef, type RegistryAuth, RegistryMirror } from "../components/registry";
 import { FleetRetention, FleetRollout, followedImage, groupEntry, reportRollout } from "../components/fleet";
-import { deployAcp } from "./acp";
+import { type AcpInputs, checkAcp, deployAcp, vmTemplateImages } from "./acp";
 import { definitionsCommit, mirroredOutput, withDevicePolicy } from "./supply-chain";
 import { keyFingerprint } from "../components/supply-chain";
 import { deployPrestage, releasedRefs } from "./prestage";
@@ -48,16 +48,28 @@ export function deploySite(config: SiteConfig): SiteResult {
     const resolved = source.kind === "build" ? source.resolved : undefined;
     checkImageNames(config, names);
 
-    // Roles acp and hub: the ACP's own services, registry, builder VM, in-cluster
-    // pipeline (rendered from the same catalog and hashes) and VM templates.
-    // deployAcp validates its catalog-dependent keys before it registers anything.
-    const acp = onAcp(config) ? deployAcp(config, { catalog: resolved && { images: pipelineImages(resolved), files: catalogFiles(catalog) } }) : undefined;
+    // Roles acp and hub: the ACP's catalog-dependent keys are checked before anything is registered.
+    const cluster = onAcp(config) ? config : undefined;
+    const acpInputs: AcpInputs = {
+        catalog: resolved && { images: pipelineImages(resolved), files: catalogFiles(catalog) },
+        booted: resolved && [...resolved.values()].filter((r) => config.boot.enabled && r.boot.test).map((r) => r.def.name),
+    };
+    if (cluster) checkAcp(cluster, acpInputs);
 
     // Buckets for recipes, boot artifact sets and pre-staged disks.
     const store = deployArtifactStore(config);
 
+    // The booted disks of the images with VM templates are pushed as container disks too.
+    const containerDisks = cluster && acpInputs.booted ? vmTemplateImages(cluster, acpInputs.booted) : [];
     const { pipeline, released } =
-        source.kind === "build" ? buildImages(config, source.resolved, auth, root) : { pipeline: undefined, released: mirrorHub(source.hub, config.registry, names, auth, config.signing?.publicKey) };
+        source.kind === "build"
+            ? buildImages(config, source.resolved, auth, root, containerDisks)
+            : { pipeline: undefined, released: mirrorHub(source.hub, config.registry, names, auth, config.signing?.publicKey) };
+
+    // The ACP's own services, registry, builder VM, in-cluster pipeline (rendered from
+    // the same catalog and hashes) and a VM template per container disk.
+    const releasedDisks = Object.entries(pipeline?.containerDisks ?? {}).map(([name, d]) => ({ name, version: resolved!.get(name)!.def.version, diskRef: d.ref }));
+    const acp = cluster ? deployAcp(cluster, { ...acpInputs, releasedDisks }) : undefined;
     // Booted VM disks, with their kernel, initrd and manifest, go to the boot-images bucket.
     const images = store && pipeline ? publishVmDisks(store, pipeline, released) : released;
     // A hub with rollout groups moves each group's channel as the wave planner says;
@@ -132,7 +144,7 @@ export function deploySite(config: SiteConfig): SiteResult {
 }
 
 /** The site's own image pipeline: build → test → boot → release, into the site's registry. */
-function buildImages(config: SiteConfig, resolved: Map<string, ResolvedImage>, auth: pulumi.Output<RegistryAuth> | undefined, root: string) {
+function buildImages(config: SiteConfig, resolved: Map<string, ResolvedImage>, auth: pulumi.Output<RegistryAuth> | undefined, root: string, containerDisks: string[]) {
     const pipeline = new ImagePipeline("images", {
         images: resolved,
         registry: config.registry.url,
@@ -154,6 +166,7 @@ function buildImages(config: SiteConfig, resolved: Map<string, ResolvedImage>, a
             : undefined,
         signing: config.signing?.key && { key: config.signing.key, publicKey: config.signing.publicKey, commit: pulumi.output(definitionsCommit(root)) },
         refreshRequestedAt: refreshRequestedAt(),
+        containerDisks,
     });
     return { pipeline, released: pipeline.released };
 }

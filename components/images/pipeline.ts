@@ -2,7 +2,8 @@
 //   ImageBuild (push by digest) → ImageTest → [VmDisk → BootTest] → [ImageSign] → ImageRelease (move tags)
 // Bootable images (a kernel in the chain, catalog `boot`) are made into a VM
 // disk and booted before release; with a fleet key, what passed the gates is
-// signed and attested. A child builds on its parent's TESTED (booted, signed)
+// signed and attested. For the ACP's VM templates, a booted (and signed) disk
+// is also pushed as a KubeVirt container disk (ContainerDisk, <image>-disk). A child builds on its parent's TESTED (booted, signed)
 // digest, so a failing test or boot stops the image's release and every
 // descendant's build.
 import * as pulumi from "@pulumi/pulumi";
@@ -12,7 +13,7 @@ import type { BuildRecord, ContextFile } from "./build.provider";
 import { CatalogError } from "./catalog";
 import type { ResolvedImage } from "./definition";
 import type { Accel, BootProbe } from "./boot-test.provider";
-import { BootTest, ImageBuild, ImageRelease, ImageTest, VmDisk } from "./resources";
+import { BootTest, ContainerDisk, ImageBuild, ImageRelease, ImageTest, VmDisk } from "./resources";
 import type { DiskFormat } from "../prestage/layout";
 import { ImageSign } from "../supply-chain/sign";
 
@@ -54,7 +55,16 @@ export interface ImagePipelineArgs {
         /** The definitions' commit, recorded in the provenance. */
         commit: pulumi.Input<string>;
     };
+    /**
+     * Images whose booted VM disk is also pushed as a KubeVirt container disk to
+     * <registry>/<namespace>/<image>-disk (tagged with the version), for VM templates;
+     * those without a boot gate (not bootable, or no `boot`) have none.
+     */
+    containerDisks?: string[];
 }
+
+/** Where an image's container disk goes: beside the image, in a repository of its own. */
+export const containerDiskRepository = (namespace: string, image: string) => `${namespace}/${image}-disk`;
 
 export type ReleasedImage = ImageOutput;
 
@@ -109,6 +119,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
     readonly vmDisks: Record<string, VmDisk> = {};
     readonly boots: Record<string, BootTest> = {};
     readonly signatures: Record<string, ImageSign> = {};
+    /** Container disks of booted images, by name (see ImagePipelineArgs.containerDisks). */
+    readonly containerDisks: Record<string, ContainerDisk> = {};
     /** Released images by name: the outputs contract's `images`. */
     readonly released: pulumi.Output<Record<string, ReleasedImage>>;
 
@@ -116,6 +128,15 @@ export class ImagePipeline extends pulumi.ComponentResource {
         super("image-factory:images:ImagePipeline", name, {}, opts);
         const unknownPins = Object.keys(args.pins).filter((n) => !args.images.has(n));
         if (unknownPins.length) throw new CatalogError(unknownPins.map((n) => `image-factory:images.pins.${n}: ${JSON.stringify(n)} is not a selected catalog image`));
+        // An image named <x>-disk would share its repository with <x>'s container disk.
+        const clashes = (args.containerDisks ?? []).filter((n) => args.images.has(`${n}-disk`));
+        if (clashes.length) {
+            throw new CatalogError(
+                clashes.map(
+                    (n) => `${n}: its container disk goes to ${args.registry}/${containerDiskRepository(args.namespace, n)}, which is the repository of catalog image "${n}-disk"; rename one of them`,
+                ),
+            );
+        }
 
         const out: Record<string, pulumi.Output<ReleasedImage>> = {};
         for (const [image, r] of args.images) {
@@ -175,6 +196,23 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 },
                 { parent: this, dependsOn: [passed] },
             );
+            // Only a disk that booted (and, with a fleet key, whose image was signed) is pushed.
+            if (gate && args.containerDisks?.includes(image)) {
+                this.containerDisks[image] = new ContainerDisk(
+                    image,
+                    {
+                        image,
+                        version: r.def.version,
+                        registry: args.registry,
+                        repository: containerDiskRepository(args.namespace, image),
+                        path: gate.disk.path,
+                        format: gate.disk.format,
+                        sha256: gate.disk.sha256,
+                        auth: args.auth,
+                    },
+                    { parent: this, dependsOn: [passed] },
+                );
+            }
             this.builds[image] = build;
             this.tests[image] = test;
             this.releases[image] = release;

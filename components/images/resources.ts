@@ -8,6 +8,7 @@ import type { ImageReleaseInputs } from "./release.provider";
 import type { ImageTestInputs, TestResult } from "./test.provider";
 import type { BootResult, BootTestInputs } from "./boot-test.provider";
 import type { VmDiskInputs, VmFile } from "./vm-disk.provider";
+import type { ContainerDiskInputs } from "./container-disk.provider";
 
 type Args<T> = { [K in keyof T]: K extends "auth" ? pulumi.Input<RegistryAuth> | undefined : pulumi.Input<T[K]> };
 
@@ -85,5 +86,17 @@ export class BootTest extends FactoryResource {
 
     constructor(name: string, args: { [K in keyof BootTestInputs]: pulumi.Input<BootTestInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
         super({ type: "BootTest", provider: "@image-factory/components/images/boot-test.provider", outputs: ["digest", "result"] }, name, args, opts);
+    }
+}
+
+/** A booted VM disk as a KubeVirt container disk in the registry (qcow2 under /disk), for the ACP's VM templates. */
+export class ContainerDisk extends FactoryResource {
+    declare readonly digest: pulumi.Output<string>;
+    /** host/repo@sha256:… */
+    declare readonly ref: pulumi.Output<string>;
+    declare readonly layer: pulumi.Output<{ digest: string; size: number }>;
+
+    constructor(name: string, args: Args<ContainerDiskInputs>, opts?: pulumi.CustomResourceOptions) {
+        super({ type: "ContainerDisk", provider: "@image-factory/components/images/container-disk.provider", outputs: ["digest", "ref", "layer"], secrets: ["auth"] }, name, args, opts);
     }
 }

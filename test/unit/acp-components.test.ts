@@ -12,7 +12,7 @@ import { CATALOG, CATALOG_FILES, DISKS, exampleStack, SECRETS } from "../support
 import { validateObject } from "../support/kube-schemas";
 import { capture, type Registered, resolve, unwrapSecrets, withoutSecrets } from "../support/pulumi-mocks";
 
-const inputs = { catalog: { images: CATALOG, files: CATALOG_FILES }, releasedDisks: DISKS, builderGeneration: "sha256:0123456789abcdef" };
+const inputs = { catalog: { images: CATALOG, files: CATALOG_FILES }, booted: CATALOG.map((i) => i.name), releasedDisks: DISKS, builderGeneration: "sha256:0123456789abcdef" };
 const isKube = (r: Registered) => r.type.startsWith("kubernetes:") && r.type !== "pulumi:providers:kubernetes";
 const secretTexts = Object.values(SECRETS);
 

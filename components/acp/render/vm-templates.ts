@@ -5,12 +5,12 @@
 // VirtualMachine clones its root disk from the DataSource.
 import { awaitAnnotations, type KubeObject, siteLabels } from "../../kube";
 
-export interface ReleasedDisk {
+export interface ReleasedDisk<Ref = string> {
     /** The catalog image the disk was made from. */
     name: string;
     version: string;
     /** The container disk (qcow2 under /disk) by digest: <registry>/<repository>@sha256:… */
-    diskRef: string;
+    diskRef: Ref;
 }
 
 export interface VmTemplatesInput {

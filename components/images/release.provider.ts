@@ -79,11 +79,14 @@ export const provider: ProviderImpl = {
         // What the tags really point at now; a tag moved by hand shows as drift on refresh.
         const p = props as ImageReleaseOutputs;
         const client = new RegistryClient(p.registry, { auth: p.auth });
-        const targets = await Promise.all(p.tags.map((t) => client.resolve(p.repository, t)));
-        const moved = targets.some((d) => d !== p.digest);
-        if (!moved) return { id, props: p };
-        // The inputs too, so that preview shows the digest the next up moves the tags back from.
-        const now = { ...p, digest: targets.find((d) => d && d !== p.digest) ?? "" };
+        const targets = await Promise.all(p.tags.map(async (t) => [t, await client.resolve(p.repository, t)] as const));
+        const found = new Set(targets.map(([, d]) => d));
+        if (found.size === 1 && targets[0][1] === p.digest) return { id, props: p };
+        // All tags on one digest: that one. Tags that disagree: which points where — a value that is
+        // never a digest, so that neither a second refresh nor the next diff takes it for the release.
+        const digest = found.size === 1 ? (targets[0][1] ?? "none") : `tags disagree: ${targets.map(([t, d]) => `${t} → ${d ?? "none"}`).join(", ")}`;
+        const now = { ...p, digest };
+        // The inputs too, so that preview shows what the next up moves the tags back from.
         const { ref: _ref, previous: _previous, ...inputs } = now;
         return { id, props: now, inputs };
     },

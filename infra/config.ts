@@ -19,6 +19,7 @@ import { type SigningConfig, signingSection } from "./config-signing";
 import { NAMESPACE, type Role, SECRET_KEYS, type SecretKey, StackConfig } from "./config-schema";
 import { localSecretsPath, readLocalSecrets } from "./local-secrets";
 import { projectRoot } from "./project-root";
+import { FactoryError } from "../components/errors";
 
 export type { AcpConfig } from "./config-acp";
 export type { ArtifactsConfig } from "./config-artifacts";
@@ -104,7 +105,7 @@ export type SiteConfig = LocalSiteConfig | AcpSiteConfig;
 export const onAcp = (config: SiteConfig): config is AcpSiteConfig => config.site.role !== "local";
 
 /** All problems found in the stack configuration, each naming its key. */
-export class ConfigError extends Error {
+export class ConfigError extends FactoryError {
     constructor(readonly problems: string[]) {
         super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
         this.name = "ConfigError";

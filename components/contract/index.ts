@@ -8,6 +8,7 @@
 //
 // Fields may be added within a schemaVersion; renaming or removing one makes a new version.
 import * as pulumi from "@pulumi/pulumi";
+import { FactoryError } from "../errors";
 
 export const SCHEMA_VERSION = 1;
 
@@ -191,7 +192,7 @@ export interface StackOutputsV1 {
     signing?: SigningOutput | null;
 }
 
-export class ContractError extends Error {
+export class ContractError extends FactoryError {
     constructor(message: string) {
         super(message);
         this.name = "ContractError";

@@ -3,6 +3,7 @@
 // line and out of every message.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import { FactoryError } from "../errors";
 
 export interface RunOptions {
     cwd?: string;
@@ -30,7 +31,7 @@ export interface RunResult {
     durationMs: number;
 }
 
-export class ExecError extends Error {
+export class ExecError extends FactoryError {
     constructor(
         message: string,
         readonly command: string,

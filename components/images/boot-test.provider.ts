@@ -14,6 +14,7 @@ import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown, diffOn } from "../dynamic";
 import { consoleTail, startVm } from "../qemu";
 import { BOOT_REPORT_MARKER, BOOT_REPORT_PARAM } from "./render/boot";
+import { FactoryError } from "../errors";
 
 export const ACCELS = ["auto", "kvm", "tcg"] as const;
 export type Accel = (typeof ACCELS)[number];
@@ -61,7 +62,7 @@ export interface BootTestOutputs extends BootTestInputs {
     result: BootResult;
 }
 
-export class BootFailure extends Error {
+export class BootFailure extends FactoryError {
     constructor(image: string, ref: string, reason: string, serialLog: string, tail: string) {
         super(`${image}: boot test failed for ${ref}: ${reason}; nothing is released for it or its descendants.\nSerial console (last lines of ${serialLog}):\n${tail.replace(/^/gm, "  | ")}`);
         this.name = "BootFailure";

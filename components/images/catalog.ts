@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { parseDocument } from "yaml";
 import { ValidationProblems, validate } from "../schema";
 import { type FileEntry, ImageFile } from "./schema";
+import { FactoryError } from "../errors";
 
 export type PackageManager = "apt" | "dnf";
 
@@ -97,7 +98,7 @@ export interface Catalog {
     order: string[];
 }
 
-export class CatalogError extends Error {
+export class CatalogError extends FactoryError {
     constructor(readonly problems: string[]) {
         super(`invalid image catalog:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
         this.name = "CatalogError";

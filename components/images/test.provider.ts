@@ -11,6 +11,7 @@ import { isDigest, type RegistryAuth } from "../registry/client";
 import { withTempDir } from "../temp-dir";
 import { buildah, storageFlags, withImageRoot } from "./buildah";
 import type { TestSpec } from "./catalog";
+import { FactoryError } from "../errors";
 
 export interface ImageTestInputs {
     name: string;
@@ -34,7 +35,7 @@ export interface ImageTestOutputs extends ImageTestInputs {
     results: TestResult[];
 }
 
-export class TestFailure extends Error {
+export class TestFailure extends FactoryError {
     constructor(image: string, ref: string, failed: TestResult[], total: number) {
         super(
             `${image}: ${failed.length} of ${total} tests failed for ${ref}; nothing is released for it or its descendants:\n` +

@@ -5,6 +5,7 @@
 // start of the disk and keep the partition. The partition starts on a 1 MiB
 // boundary and ends on the last usable sector (before the backup GPT); it is
 // sized to the content plus headroom, and the filesystem fills it.
+import { FactoryError } from "../errors";
 
 export const SECTOR = 512;
 export const MiB = 1024 * 1024;
@@ -39,7 +40,7 @@ export const XFS_MAX_FILE_BYTES = 2 * GiB - FS_BLOCK;
 export const XFS_MAX_AG_BYTES = 1024 * GiB;
 export const EXT4_MIN_BYTES = 32 * MiB;
 
-export class LayoutError extends Error {
+export class LayoutError extends FactoryError {
     constructor(message: string) {
         super(message);
         this.name = "LayoutError";

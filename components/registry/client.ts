@@ -5,6 +5,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { sha256Hex } from "../hash";
 import { withTempDir } from "../temp-dir";
+import { FactoryError } from "../errors";
 
 export interface RegistryAuth {
     username: string;
@@ -30,7 +31,7 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 
-export class RegistryError extends Error {
+export class RegistryError extends FactoryError {
     constructor(
         message: string,
         readonly status?: number,

@@ -22,6 +22,7 @@ import {
     signBytes,
     signEnvelope,
 } from "./sigstore";
+import { FactoryError } from "../errors";
 
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
@@ -47,7 +48,7 @@ export interface Attachment {
     digest: string;
 }
 
-export class VerificationError extends Error {
+export class VerificationError extends FactoryError {
     constructor(message: string) {
         super(message);
         this.name = "VerificationError";

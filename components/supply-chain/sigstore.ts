@@ -9,6 +9,7 @@
 // on a command line.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { sha256Hex } from "../hash";
+import { FactoryError } from "../errors";
 
 /** The signature annotation of a cosign/containers-image signature layer. */
 export const SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature";
@@ -17,7 +18,7 @@ export const DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json";
 export const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 const SIGNATURE_TYPE = "cosign container image signature";
 
-export class SigningKeyError extends Error {
+export class SigningKeyError extends FactoryError {
     constructor(message: string) {
         super(message);
         this.name = "SigningKeyError";

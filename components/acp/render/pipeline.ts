@@ -25,6 +25,7 @@
 //   works too: that tag exists by then.
 import { type KubeObject, siteLabels } from "../../kube";
 import { sha256Hex } from "../../hash";
+import { FactoryError } from "../../errors";
 
 export interface PipelineImage {
     name: string;
@@ -102,7 +103,7 @@ export interface TektonObjects {
     order: string[];
 }
 
-export class UnknownImageError extends Error {
+export class UnknownImageError extends FactoryError {
     constructor(
         readonly unknown: Array<{ index: number; name: string }>,
         known: string[],

@@ -54,6 +54,13 @@ export const BuilderSection = Strict(
     {
         kind: Type.Optional(OneOf(["local"] as const, { default: "local" })),
         storage: Type.Optional(Pattern(/^\//, "an absolute path", { description: "containers-storage folder for buildah (vfs driver). Default: the user cache." })),
+        reuseBuilds: Type.Optional(
+            Type.Boolean({
+                default: true,
+                description:
+                    "Push the build of the same definition, version, parent and source kept on this machine (the build cache in <cache>/builds) instead of building it again. false: always build.",
+            }),
+        ),
     },
     { default: {} },
 );

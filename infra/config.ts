@@ -58,6 +58,8 @@ interface SiteBase {
         kind: "local";
         /** containers-storage folder for buildah (vfs driver). Default: the user cache. */
         storage?: string;
+        /** Push the kept build of the same definition on the same parent (the build cache) instead of building again. */
+        reuseBuilds: boolean;
     };
     /** A site served by a hub mirrors the hub's released images instead of building. */
     hub?: {
@@ -177,7 +179,7 @@ export function parseSiteConfig(raw: RawConfig): SiteConfig {
         site: { name: siteName!, role: role! },
         registry: { url: url!, namespace: v.registry.namespace ?? siteName!, username, password: secret("registryPassword") },
         images: { catalog: images.catalog ?? "images", select: images.select, channel: images.channel, pins, customizations },
-        builder: { kind: builder.kind ?? "local", storage: builder.storage },
+        builder: { kind: builder.kind ?? "local", storage: builder.storage, reuseBuilds: builder.reuseBuilds ?? true },
         hub: hub ? { stack: hub.stack, username: hub.username, password: secret("hubRegistryPassword"), group: hub.group, healthProbe: hub.healthProbe } : undefined,
         rollout,
         retention,

@@ -154,6 +154,7 @@ function buildImages(config: SiteConfig, resolved: Map<string, ResolvedImage>, a
         pins: config.images.pins,
         storage: config.builder.storage ?? path.join(cacheDir(), "containers"),
         cacheDir: cacheDir(),
+        reuseBuilds: config.builder.reuseBuilds,
         boot: config.boot.enabled
             ? {
                   dir: config.boot.dir ?? path.join(root, ".local/artifacts/vm-disks"),

@@ -12,7 +12,8 @@ import { changedKeys, diffOn, isUnknown } from "../dynamic";
 import { isDigest, isValidRepository, parseRef, RegistryClient, type RegistryAuth, withAuthFile } from "../registry/client";
 import { verifyImageSignature } from "../supply-chain/attachments";
 import { withTempDir } from "../temp-dir";
-import { bootstrapRootfs, buildah, buildImage, installedPackages, pushByDigest, readyStorage } from "./buildah";
+import { buildCacheKey, cachedBuild, keepBuild } from "./build-cache";
+import { bootstrapRootfs, buildah, buildImage, exportLayout, installedPackages, pushLayout, readyStorage } from "./buildah";
 import type { PackageManager, Source } from "./catalog";
 import { ROOTFS_TAR } from "./render/containerfile";
 
@@ -43,6 +44,8 @@ export interface ImageBuildInputs {
     /** buildah storage and the rootfs cache: machine-local, never a reason to rebuild. */
     storage: string;
     cacheDir: string;
+    /** Push the kept build of the same definition, version, parent and source when this machine has one (default true). */
+    reuseBuilds?: boolean;
     auth?: RegistryAuth;
     /** A root image's refresh policy (null for a child: it rebuilds when its parent does). */
     refresh?: RefreshPolicy | null;
@@ -143,6 +146,20 @@ async function build(inputs: ImageBuildInputs, fresh?: { previous: string[] | nu
         say(`parent ${inputs.parentRef} verified with the fleet key`);
     }
     await readyStorage(inputs.storage, say);
+    const cacheKey = buildCacheKey(inputs);
+    /** Pushes a layout by digest and checks the registry has it. */
+    const push = async (layout: string, digest: string, authFile: string | undefined) => {
+        await pushLayout(layout, digest, repositoryRef, authFile, say);
+        if ((await client.resolve(inputs.repository, digest)) !== digest) throw new Error(`${repositoryRef}@${digest} is not in the registry after the push`);
+    };
+    const kept = !fresh && inputs.reuseBuilds !== false ? await cachedBuild(inputs.cacheDir, cacheKey) : undefined;
+    if (kept) {
+        const { entry } = kept;
+        say(`the same definition on the same parent was built on this machine at ${entry.builtAt}: pushing that build (${entry.digest}) from the build cache`);
+        await withAuthFile(inputs.registry, inputs.auth, (authFile) => push(kept.layout, entry.digest, authFile));
+        say(`pushed ${repositoryRef}@${entry.digest} from the build cache in ${Math.round((Date.now() - started) / 1000)}s`);
+        return { digest: entry.digest, ref: `${repositoryRef}@${entry.digest}`, packages: inputs.refresh ? entry.packages : null, refreshedAt: inputs.refresh ? entry.refreshedAt : null };
+    }
     return withAuthFile(inputs.registry, inputs.auth, (authFile) =>
         withTempDir(`if-build-${inputs.name}-`, async (dir) => {
             for (const [rel, file] of Object.entries(inputs.context)) {
@@ -182,10 +199,13 @@ async function build(inputs: ImageBuildInputs, fresh?: { previous: string[] | nu
                     }
                     say(changes ? `refreshed from fresh packages: ${changes.length} package change(s): ${changes.slice(0, 20).join(", ")}${changes.length > 20 ? ", …" : ""}` : "refreshed from fresh packages (no earlier package list to compare with)");
                 }
-                const digest = await pushByDigest(inputs.storage, imageId, repositoryRef, authFile, say);
-                if ((await client.resolve(inputs.repository, digest)) !== digest) {
-                    throw new Error(`${repositoryRef}@${digest} is not in the registry after the push`);
-                }
+                const layout = path.join(dir, ".oci-layout");
+                const digest = await exportLayout(inputs.storage, imageId, layout);
+                await push(layout, digest, authFile);
+                // Kept only once pushed: a build interrupted before that is built again.
+                await keepBuild(inputs.cacheDir, cacheKey, layout, { name: inputs.name, version: inputs.version, digest, builtAt: new Date().toISOString(), packages, refreshedAt }).catch((e: Error) =>
+                    say(`the build could not be kept in the build cache (${e.message}); the next build of it builds again`),
+                );
                 say(`built and pushed ${repositoryRef}@${digest} in ${Math.round((Date.now() - started) / 1000)}s`);
                 return { digest, ref: `${repositoryRef}@${digest}`, packages, refreshedAt };
             } finally {

@@ -191,10 +191,6 @@ export async function buildImage(req: BuildRequest): Promise<string> {
 }
 
 /**
- * Pushes a local image to `host/repository` by digest, with no tag: the image
- * is hosted but not published until a release points a tag at it. Returns the digest.
- */
-/**
  * The packages installed in a local image, as name=version lines, sorted: what a
  * refresh compares. apt images: the dpkg database, read as the SBOM reads it; dnf
  * images: rpm's query inside the image.
@@ -219,29 +215,50 @@ export async function installedPackages(storage: string, imageId: string, packag
     }
 }
 
-export async function pushByDigest(storage: string, imageId: string, repositoryRef: string, authFile: string | undefined, log: Log): Promise<string> {
-    const { registry } = parseRef(repositoryRef);
-    return withTempDir("if-push-", async (dir) => {
-        const layout = `oci:${path.join(dir, "layout")}:image`;
-        const digestFile = path.join(dir, "digest");
-        // The OCI layout fixes the manifest (and so its digest) before anything is uploaded.
-        await buildah(storage, ["push", "--quiet", "--format", "oci", "--digestfile", digestFile, imageId, layout], { timeoutMs: 30 * 60_000 });
+/**
+ * Writes a local image as an OCI layout in `dir` (made by buildah) and returns its
+ * manifest digest: the layout fixes the manifest, and so the digest, before any upload.
+ */
+export async function exportLayout(storage: string, imageId: string, dir: string): Promise<string> {
+    const digestFile = `${dir}.digest`;
+    try {
+        await buildah(storage, ["push", "--quiet", "--format", "oci", "--digestfile", digestFile, imageId, `oci:${dir}:image`], { timeoutMs: 30 * 60_000 });
         const digest = (await fs.readFile(digestFile, "utf8")).trim();
         if (!isDigest(digest)) throw new Error(`buildah push wrote an unexpected digest ${JSON.stringify(digest)}`);
-        log(`pushing ${repositoryRef}@${digest}`);
-        try {
-            await run("skopeo", ["copy", "--quiet", "--preserve-digests", ...containerToolFlags(registry, authFile, "dest"), layout, `docker://${repositoryRef}@${digest}`], {
-                timeoutMs: 30 * 60_000,
-            });
-        } catch (e) {
-            // A registry that went away mid-push: lead with that, naming it, then skopeo's own words.
-            const down = await new RegistryClient(registry, { timeoutMs: 10_000 }).ping().then(
-                () => undefined,
-                (p) => (p instanceof RegistryError && p.status === undefined ? p : undefined),
-            );
-            if (down) throw new Error(`${down.message}; the push of ${repositoryRef}@${digest} failed: ${(e as Error).message}`);
-            throw e;
-        }
+        return digest;
+    } finally {
+        await fs.rm(digestFile, { force: true });
+    }
+}
+
+/**
+ * Pushes the image of an OCI layout (see exportLayout) to `host/repository` by digest,
+ * with no tag: the image is hosted but not published until a release points a tag at it.
+ */
+export async function pushLayout(dir: string, digest: string, repositoryRef: string, authFile: string | undefined, log: Log): Promise<void> {
+    const { registry } = parseRef(repositoryRef);
+    log(`pushing ${repositoryRef}@${digest}`);
+    try {
+        await run("skopeo", ["copy", "--quiet", "--preserve-digests", ...containerToolFlags(registry, authFile, "dest"), `oci:${dir}:image`, `docker://${repositoryRef}@${digest}`], {
+            timeoutMs: 30 * 60_000,
+        });
+    } catch (e) {
+        // A registry that went away mid-push: lead with that, naming it, then skopeo's own words.
+        const down = await new RegistryClient(registry, { timeoutMs: 10_000 }).ping().then(
+            () => undefined,
+            (p) => (p instanceof RegistryError && p.status === undefined ? p : undefined),
+        );
+        if (down) throw new Error(`${down.message}; the push of ${repositoryRef}@${digest} failed: ${(e as Error).message}`);
+        throw e;
+    }
+}
+
+/** Pushes a local image to `host/repository` by digest (no tag); returns the digest. */
+export function pushByDigest(storage: string, imageId: string, repositoryRef: string, authFile: string | undefined, log: Log): Promise<string> {
+    return withTempDir("if-push-", async (dir) => {
+        const layout = path.join(dir, "layout");
+        const digest = await exportLayout(storage, imageId, layout);
+        await pushLayout(layout, digest, repositoryRef, authFile, log);
         return digest;
     });
 }

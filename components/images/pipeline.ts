@@ -42,6 +42,8 @@ export interface ImagePipelineArgs {
     pins: Record<string, string>;
     storage: string;
     cacheDir: string;
+    /** false: build every image again rather than push the kept build of the same definition on the same parent (the build cache). */
+    reuseBuilds?: boolean;
     /** Boot-test bootable images before release; without it nothing is booted. */
     boot?: BootSettings;
     /** When a refresh of the root images was asked (`npm run up -- --refresh-bases`), in ms since the epoch. */
@@ -158,6 +160,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
                     parentPublicKey: r.parent && args.signing ? args.signing.publicKey : null,
                     storage: args.storage,
                     cacheDir: args.cacheDir,
+                    // Only when off, so that stacks made before the option see no change.
+                    ...(args.reuseBuilds === false ? { reuseBuilds: false } : {}),
                     auth: args.auth,
                     // A root image with a refresh policy (or when a refresh is asked) records its packages and is
                     // rebuilt from fresh ones when due; a child follows its parent.

@@ -1,6 +1,7 @@
 // The image providers' methods against the real tools (buildah, skopeo,
 // mmdebstrap) and a real registry: edge cases the e2e tier does not reach.
 import { promises as fs } from "node:fs";
+import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -157,6 +158,51 @@ describe("image providers against real tools", () => {
             expect(await buildProvider.read!("x", outs)).toEqual({ id: "", props: {} });
             expect((await buildProvider.read!("x", { ...outs, digest })).id).toBe("x");
         });
+
+        it("the build cache: the same definition on the same parent is pushed from the kept build, wherever the parent was pulled from; reuseBuilds false builds again", async () => {
+            const containerfile = "ARG PARENT_IMAGE\nFROM ${PARENT_IMAGE}\nRUN echo cached > /etc/cached\n";
+            const port = reg.address.split(":")[1];
+            const inputs = {
+                name: "cached",
+                version: "1.0.0",
+                registry: reg.address,
+                repository: "t/cached",
+                // New on every run, so that the first create really builds.
+                definitionHash: `sha256:${randomBytes(32).toString("hex")}`,
+                containerfile,
+                context: { Containerfile: { text: containerfile } },
+                source: null,
+                parentRef: ref,
+                storage,
+                cacheDir,
+            };
+            const logged: string[] = [];
+            const log = console.log;
+            console.log = (...a: unknown[]) => void logged.push(a.join(" "));
+            try {
+                const built = (await buildProvider.create(inputs)).outs;
+                expect(logged.join("\n")).toMatch(/\[build cached\] built and pushed /);
+                expect(logged.join("\n")).not.toMatch(/from the build cache/);
+
+                // Another repository, the parent named by another host (the same registry): the kept build is pushed.
+                logged.length = 0;
+                const again = (await buildProvider.create({ ...inputs, repository: "t/cached-copy", parentRef: `localhost:${port}/t/img@${digest}` })).outs;
+                expect(logged.join("\n")).toMatch(/the same definition on the same parent was built on this machine at .*: pushing that build \(sha256:[0-9a-f]{64}\) from the build cache/);
+                expect(logged.join("\n")).not.toMatch(/STEP|built and pushed/);
+                expect(again.digest).toBe(built.digest);
+                expect(await new RegistryClient(reg.address).resolve("t/cached-copy", built.digest)).toBe(built.digest);
+
+                // Another version is another build; so is any build with reuseBuilds false.
+                for (const other of [{ ...inputs, version: "1.0.1" }, { ...inputs, reuseBuilds: false }]) {
+                    logged.length = 0;
+                    await buildProvider.create(other);
+                    expect(logged.join("\n")).toMatch(/\[build cached\] built and pushed /);
+                    expect(logged.join("\n")).not.toMatch(/from the build cache/);
+                }
+            } finally {
+                console.log = log;
+            }
+        }, 10 * 60_000);
 
         it("refresh: a root due for fresh packages is bootstrapped again; the same packages push nothing, a changed one pushes a new build", async () => {
             // A root of its own (the smallest Debian root), so that its fresh bootstraps do not replace the demo base's cached one.

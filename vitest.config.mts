@@ -7,7 +7,14 @@ const root = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 //   unit       pure functions, and components under pulumi.runtime.setMocks
 //   providers  dynamic provider methods called directly against the real tools
 //   e2e        the real Pulumi engine on a file backend
-// providers and e2e run one file at a time: they share 2 cores with buildah.
+// providers run one file at a time: they share 2 cores with buildah. e2e is two lanes,
+// one file at a time each, that scripts/test-e2e.sh (`npm run test:e2e`) runs side by side:
+// e2e-images (the files that build, test and boot images: they share buildah's storage and
+// use most of a core) and e2e (the rest: the engine, S3, disks, the local cluster — mostly
+// waiting). In one vitest run they would take turns: a group's projects share one worker count.
+/** The e2e files that build, test and boot images. */
+const IMAGE_E2E = ["boot", "pipeline", "hub", "supply-chain", "faults-images"].map((f) => `test/e2e/${f}.test.ts`);
+
 export default defineConfig({
     test: {
         reporters: process.env.CI ? ["verbose"] : ["default"],
@@ -34,8 +41,19 @@ export default defineConfig({
             },
             {
                 test: {
+                    name: "e2e-images",
+                    include: IMAGE_E2E,
+                    testTimeout: 45 * 60_000,
+                    hookTimeout: 15 * 60_000,
+                    fileParallelism: false,
+                    sequence: { groupOrder: 2 },
+                },
+            },
+            {
+                test: {
                     name: "e2e",
                     include: ["test/e2e/**/*.test.ts"],
+                    exclude: IMAGE_E2E,
                     testTimeout: 45 * 60_000,
                     hookTimeout: 15 * 60_000,
                     fileParallelism: false,

@@ -133,8 +133,9 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
         const doc = parseDocument(await fs.readFile(file, "utf8"));
         const set = (key: string, value: unknown) => doc.setIn(["config", `image-factory:${key.split(".")[0]}`, ...key.split(".").slice(1)], value);
         set("images.select", []);
-        // Short waits: the up without the stand-in fails quickly.
-        set("acp.waitTimeoutSeconds", 20);
+        // Short waits: the up without the stand-in fails quickly; long enough for the stand-in
+        // to answer while the e2e-images lane uses most of the machine beside this file.
+        set("acp.waitTimeoutSeconds", 45);
         // The guest is the sshd on loopback, reached as a node port on this machine.
         set("acp.builderVm.sshUser", guest.user);
         set("acp.builderVm.sshPublicKey", guest.publicKey);

@@ -9,11 +9,11 @@ const root = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 //   e2e        the real Pulumi engine on a file backend
 // providers run one file at a time: they share 2 cores with buildah. e2e is two lanes,
 // one file at a time each, that scripts/test-e2e.sh (`npm run test:e2e`) runs side by side:
-// e2e-images (the files that build, test and boot images: they share buildah's storage and
+// e2e-images (the files that build, test and boot the catalog's images: they share buildah's storage and
 // use most of a core) and e2e (the rest: the engine, S3, disks, the local cluster — mostly
 // waiting). In one vitest run they would take turns: a group's projects share one worker count.
-/** The e2e files that build, test and boot images. */
-const IMAGE_E2E = ["boot", "pipeline", "hub", "supply-chain", "faults-images"].map((f) => `test/e2e/${f}.test.ts`);
+/** The e2e files that build, test and boot the catalog's images in the shared buildah storage (faults-images has its own, and one small image). */
+const IMAGE_E2E = ["boot", "pipeline", "hub", "supply-chain"].map((f) => `test/e2e/${f}.test.ts`);
 
 export default defineConfig({
     test: {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run test:e2e [-- <files>]`: the e2e tier in its two lanes side by side (see
-# vitest.config.mts): e2e-images (the files that build, test and boot images) and e2e (the
+# vitest.config.mts): e2e-images (the files that build, test and boot the catalog's images) and e2e (the
 # rest, mostly waiting on the engine, S3, disks and the local cluster). Two vitest runs,
 # because one run gives every project of a group the same worker count. Exit status: 0 only
 # when both lanes pass.

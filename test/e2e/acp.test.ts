@@ -5,13 +5,18 @@
 // cluster does not run (test/support/kube-standin.ts). The example stacks
 // stacks/Pulumi.site-a.yaml (acp) and stacks/Pulumi.hub.yaml (hub) are deployed
 // with only what points outside this machine replaced: the cluster, the
-// registry (a real one on a loopback address, port 80), the SSH keys. The
-// builder VM's guest is a real sshd on loopback (test/support/ssh-guest.ts).
+// registry (a real one on a loopback address, port 80, as a Route's host has no
+// port), the SSH keys. The builder VM's guest is a real sshd on loopback
+// (test/support/ssh-guest.ts). The hub builds the catalog's base image, boots it
+// and pushes its disk as a container disk, which its VM template imports by digest.
 import { promises as fs } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
 import { ExecError } from "../../components/exec";
+import { RegistryClient } from "../../components/registry/client";
+import { type RunningRegistry, startRegistry } from "../../scripts/services/registry";
 import { generateSigningKey } from "../../components/supply-chain/sigstore";
 import { startKube, type RunningKube } from "../../scripts/services/kube";
 import { KubeApi, type KubeObjectJson, type ResourceRef } from "../support/kube-api";
@@ -28,6 +33,8 @@ const REGISTRY_PASSWORD = "e2e-registry-password-5f3c9a";
 const WEBHOOK_SECRET = "e2e-webhook-secret-81d2e7";
 /** The test's fleet key, in place of the example's (whose private half nobody has). */
 const FLEET = generateSigningKey();
+/** The hub's registry: a loopback address of its own, on port 80. */
+const REGISTRY_HOST = "127.0.80.1";
 
 /** Every kind the program declares, where it is served. */
 const KINDS: ResourceRef[] = [
@@ -75,6 +82,7 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
     let guest: SshGuest;
     let standIn: StandInController | undefined;
     let stack: TestStack;
+    let registry: RunningRegistry;
     let printed = "";
     // The private key's body lines one by one (state and logs would hold the key with escaped
     // newlines), but the first: every unencrypted ed25519 key starts with the same one.
@@ -118,6 +126,19 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
         for (const s of secretsOf()) expect(printed.includes(s), "a secret was printed").toBe(false);
     };
 
+    /** The template's objects on the cluster import `t.disk`, and the container disk is in the registry under its version. */
+    const expectTemplate = async (t: { dataVolume: string; dataSource: string; template: string; version: string; disk: string }) => {
+        const ns = "/apis/cdi.kubevirt.io/v1beta1/namespaces/image-factory";
+        const dv = await api.get(`${ns}/datavolumes/${t.dataVolume}`);
+        expect(dv.spec.source.registry).toEqual({ url: `docker://${t.disk}`, pullMethod: "pod", secretRef: "image-factory-registry-cdi" });
+        expect(dv.status?.phase).toBe("Succeeded");
+        expect((await api.get(`${ns}/datasources/${t.dataSource}`)).spec.source.pvc).toEqual({ name: t.dataVolume, namespace: "image-factory" });
+        const template = await api.get(`/apis/template.openshift.io/v1/namespaces/image-factory/templates/${t.template}`);
+        expect(template.metadata.annotations).toMatchObject({ "image-factory/disk": t.disk, "template.kubevirt.io/version": t.version });
+        const [repository, digest] = t.disk.slice(`${REGISTRY_HOST}/`.length).split("@");
+        expect(await new RegistryClient(REGISTRY_HOST).resolve(repository, t.version)).toBe(digest);
+    };
+
     beforeAll(async () => {
         const started = Date.now();
         kube = await startKube({ log: (l) => process.env.E2E_VERBOSE && console.log(`  [kube] ${l}`) });
@@ -127,12 +148,15 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
         for (const name of OPENSHIFT_NAMESPACES) await api.create(KINDS[0], { apiVersion: "v1", kind: "Namespace", metadata: { name } });
         baseline = await namespaces();
         guest = await startSshGuest();
+        registry = await startRegistry({ dataDir: await fs.mkdtemp(path.join(os.tmpdir(), "if-hub-registry-")), address: `${REGISTRY_HOST}:80` });
         stack = await TestStack.create({ files: PROJECT_FILES, stack: "hub" });
         // The example's settings, but for what points outside this machine.
         const file = path.join(stack.dir, "stacks/Pulumi.hub.yaml");
         const doc = parseDocument(await fs.readFile(file, "utf8"));
         const set = (key: string, value: unknown) => doc.setIn(["config", `image-factory:${key.split(".")[0]}`, ...key.split(".").slice(1)], value);
-        set("images.select", []);
+        set("registry.url", REGISTRY_HOST);
+        // One small bootable image: built, tested, booted, signed, and its disk a VM template.
+        set("images.select", ["base"]);
         // Short waits: the up without the stand-in fails quickly; long enough for the stand-in
         // to answer while the e2e-images lane uses most of the machine beside this file.
         set("acp.waitTimeoutSeconds", 45);
@@ -151,11 +175,13 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
     afterAll(async () => {
         await standIn?.stop();
         await stack?.cleanup();
+        await registry?.stop();
+        if (registry) await fs.rm(registry.dataDir, { recursive: true, force: true });
         await guest?.stop();
         await kube?.stop();
     });
 
-    it("preview plans the hub's operators, registry, builder VM and pipeline", async () => {
+    it("preview plans the hub's operators, registry, builder VM, pipeline and base's VM template", async () => {
         const r = await stack.preview(["--json"]);
         const steps = (JSON.parse(r.stdout).steps as Step[]).map(short);
         expect(steps).toEqual(
@@ -166,6 +192,10 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
                 "create kubernetes:kubevirt.io/v1:VirtualMachine::virtualmachine-image-factory-image-factory-builder",
                 "create command:remote:Command::hub-builder-ready",
                 "create command:remote:Command::hub-builder-release",
+                "create pulumi-nodejs:dynamic/image-factory:ContainerDisk::base",
+                "create kubernetes:cdi.kubevirt.io/v1beta1:DataVolume::datavolume-image-factory-base-1-0-0",
+                "create kubernetes:cdi.kubevirt.io/v1beta1:DataSource::datasource-image-factory-base",
+                "create kubernetes:template.openshift.io/v1:Template::template-image-factory-base",
             ]),
         );
     });
@@ -200,6 +230,20 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
         expect(standIn!.errors).toEqual([]);
     });
 
+    it("base's booted disk is a VM template: a DataVolume importing its container disk by digest, a DataSource, a Template", async () => {
+        const { images, vmTemplates } = await stack.outputs();
+        expect(images.base.boot).toMatchObject({ targetReached: true, failedUnits: 0 });
+        expect(vmTemplates.base).toEqual({
+            namespace: "image-factory",
+            template: "base",
+            dataSource: "base",
+            dataVolume: "base-1-0-0",
+            version: "1.0.0",
+            disk: expect.stringMatching(/^127\.0\.80\.1\/hub\/base-disk@sha256:[a-f0-9]{64}$/),
+        });
+        await expectTemplate(vmTemplates.base);
+    });
+
     it("a second up changes nothing, and runs nothing on the builder", async () => {
         const before = (await guest.commands()).length;
         const r = await stack.preview(["--expect-no-changes"]);
@@ -229,6 +273,33 @@ describe("role hub against a real API server: stacks/Pulumi.hub.yaml", () => {
         const runs = await api.list({ apiVersion: "tekton.dev/v1", resource: "pipelineruns", namespaced: true }, "image-factory");
         expect(runs).toHaveLength(2);
         expect((await guest.commands()).length).toBe(before);
+    });
+
+    it("a new base version: a new container disk and a new DataVolume, the DataSource and Template follow it", async () => {
+        const before = (await stack.outputs()).vmTemplates.base;
+        const file = path.join(stack.dir, "images/base.yaml");
+        await fs.writeFile(file, (await fs.readFile(file, "utf8")).replace('version: "1.0.0"', 'version: "1.0.1"'));
+        const r = await stack.preview(["--json", "--diff"]);
+        const steps = (JSON.parse(r.stdout).steps as Step[]).filter((s) => s.op !== "same").map(short);
+        // The disk is made, booted and pushed again (a replacement), then its template follows.
+        expect(steps.filter((s) => s.endsWith("dynamic/image-factory:ContainerDisk::base"))).toContainEqual(expect.stringMatching(/^(replace|create-replacement) /));
+        expect(steps).toEqual(
+            expect.arrayContaining([
+                "create kubernetes:cdi.kubevirt.io/v1beta1:DataVolume::datavolume-image-factory-base-1-0-1",
+                "delete kubernetes:cdi.kubevirt.io/v1beta1:DataVolume::datavolume-image-factory-base-1-0-0",
+                "update kubernetes:cdi.kubevirt.io/v1beta1:DataSource::datasource-image-factory-base",
+                "update kubernetes:template.openshift.io/v1:Template::template-image-factory-base",
+            ]),
+        );
+        const up = await stack.up();
+        printed += up.stdout + up.stderr;
+        const after = (await stack.outputs()).vmTemplates.base;
+        expect(after).toMatchObject({ dataVolume: "base-1-0-1", version: "1.0.1" });
+        expect(after.disk).not.toBe(before.disk);
+        await expectTemplate(after);
+        // The old release's DataVolume and container disk are gone.
+        await expect(api.get("/apis/cdi.kubevirt.io/v1beta1/namespaces/image-factory/datavolumes/base-1-0-0")).rejects.toThrow();
+        expect(await new RegistryClient(registry.address).resolve("hub/base-disk", before.disk.split("@")[1])).toBeUndefined();
     });
 
     it("secrets stay secret in state, objects and output", async () => {

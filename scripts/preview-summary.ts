@@ -1,5 +1,9 @@
-// What a pull request's preview means for the fleet, from `pulumi preview --json`:
-// which images rebuild and why, which tags move, which disks are remade. Pure.
+// What a pull request's preview means for the fleet, from the preview's steps
+// (as `pulumi preview --json` shapes them; scripts/preview.ts makes them from the
+// Automation API's engine events): which images
+// rebuild and why, which tags and channels move, which disks and boot artifact
+// sets are remade; and for `npm run preview -- --all`, every stack's summary,
+// policy failures and failed previews as one Markdown text. Pure.
 
 export interface PreviewStep {
     op: string;
@@ -73,6 +77,11 @@ export function summarizePreview(stack: string, steps: PreviewStep[], now = Date
         }
     }
 
+    const disks = of("PreStagedDisk");
+    lines.push("", `**Disks that are remade (${disks.length})**`);
+    for (const s of disks) lines.push(`- \`${nameOf(s.urn)}\`: ${s.op === "create" ? "new disk" : (s.diffReasons ?? []).join(", ") || s.op}`);
+    if (!disks.length) lines.push("- none");
+
     const bootSets = of("BootArtifacts");
     if (bootSets.length) {
         lines.push("", `**Boot artifact sets that are remade (${bootSets.length})**`);
@@ -83,12 +92,9 @@ export function summarizePreview(stack: string, steps: PreviewStep[], now = Date
         }
     }
 
-    const disks = of("PreStagedDisk");
-    lines.push("", `**Disks that are remade (${disks.length})**`);
-    for (const s of disks) lines.push(`- \`${nameOf(s.urn)}\`: ${s.op === "create" ? "new disk" : (s.diffReasons ?? []).join(", ") || s.op}`);
-    if (!disks.length) lines.push("- none");
-
-    const others = changing.filter((s) => !/image-factory:(ImageBuild|ImageTest|ImageRelease|RegistryMirror|PreStagedDisk|GroupChannel|BootArtifacts)$/.test(typeOf(s.urn)) && !typeOf(s.urn).startsWith("pulumi:pulumi:Stack"));
+    const others = changing.filter(
+        (s) => !/image-factory:(ImageBuild|ImageTest|ImageRelease|RegistryMirror|PreStagedDisk|GroupChannel|BootArtifacts)$/.test(typeOf(s.urn)) && !typeOf(s.urn).startsWith("pulumi:pulumi:Stack"),
+    );
     if (others.length) {
         lines.push("", `**Other changes (${others.length})**`);
         for (const s of others) lines.push(`- ${s.op} \`${typeOf(s.urn)}\` \`${nameOf(s.urn)}\`${s.diffReasons?.length ? `: ${s.diffReasons.join(", ")}` : ""}`);
@@ -114,6 +120,7 @@ export interface StackPreview {
     seconds: number;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a program's error text carries colour escapes
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 /** The last `n` lines of a tool's error text, without colour codes or a JavaScript stack trace's frames (they bury the message). */
@@ -149,7 +156,10 @@ export function summarizeFleet(previews: StackPreview[], now = Date.now()): stri
         }
         lines.push(summarizePreview(p.stack, p.steps, now).trimEnd());
         const warnings = p.violations.filter((v) => v.level !== "mandatory");
-        for (const [title, list] of [["Policy failures", mandatory(p)], ["Policy warnings", warnings]] as const) {
+        for (const [title, list] of [
+            ["Policy failures", mandatory(p)],
+            ["Policy warnings", warnings],
+        ] as const) {
             if (!list.length) continue;
             lines.push("", `**${title} (${list.length})**`);
             for (const v of list) {

@@ -69,8 +69,10 @@ export interface FleetOptions {
     concurrency?: number;
     /** Progress lines (started / done in Ns). */
     progress?: (line: string) => void;
-    /** Each stack's diff output, when `diff` is set. */
+    /** Each stack's diff output, when `diff` is set: whole when the stack is done, or as it comes with `live`. */
     output?: (stack: string, text: string) => void;
+    /** Pass the diff output on as it comes (for one stack: several would interleave). */
+    live?: boolean;
 }
 
 /**
@@ -101,6 +103,7 @@ export async function previewFleet(opts: FleetOptions): Promise<StackPreview[]> 
             const s = await select(stack);
             const r = await s.preview({
                 diff: opts.diff,
+                onOutput: opts.live ? (text) => opts.output?.(stack, text) : undefined,
                 color: "never",
                 policyPacks: [path.join(opts.root, "policy")],
                 onEvent: (e) => {
@@ -111,22 +114,27 @@ export async function previewFleet(opts: FleetOptions): Promise<StackPreview[]> 
                     if (e.diagnosticEvent?.severity === "error") errors.push(e.diagnosticEvent.message);
                 },
             });
-            if (opts.diff) opts.output?.(stack, r.stdout);
+            if (opts.diff && !opts.live) opts.output?.(stack, r.stdout);
         } catch (e) {
             // The program's or the engine's own error when it reported one, else the CLI's output.
             error = lastLines(errors.length ? errors.join("\n") : (e as Error).message);
+            // The whole output (the CLI's error carries it) goes with the diffs; the summary keeps the last lines.
+            if (opts.diff && !opts.live) opts.output?.(stack, (e as Error).message);
         }
         const seconds = (Date.now() - started) / 1000;
         progress(`${stack}: ${error === undefined ? "done" : "failed"} in ${Math.round(seconds)}s`);
         return { stack, steps, violations, error, seconds };
     };
 
+    // Selecting is a side effect: the stack selected before is selected again at the end.
+    const before = (await ws.stack().catch(() => undefined))?.name;
     const results = new Map<string, StackPreview>();
     const queue = [...opts.stacks];
     const worker = async () => {
         for (let stack = queue.shift(); stack !== undefined; stack = queue.shift()) results.set(stack, await previewOne(stack));
     };
     await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? CONCURRENCY, queue.length) }, worker));
+    if (before) await ws.selectStack(before).catch(() => {});
     return opts.stacks.map((s) => results.get(s)!);
 }
 
@@ -138,8 +146,9 @@ async function main(): Promise<void> {
         root: ROOT,
         stacks,
         diff: !args.summaryOnly,
+        live: !args.all,
         progress: (l) => console.error(`[preview] ${l}`),
-        output: (stack, text) => console.log(`\n=== ${stack}: pulumi preview --diff ===\n${text}`),
+        output: (stack, text) => process.stdout.write(args.all ? `\n=== ${stack}: pulumi preview --diff ===\n${text}\n` : text),
     });
     console.log(`\n${summarizeFleet(previews)}`);
     if (fleetFailed(previews)) process.exitCode = 1;

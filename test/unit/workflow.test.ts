@@ -29,7 +29,7 @@ describe(".github/workflows/preview.yml", () => {
     });
     it("upserts one pull request comment found by its marker, with minimal permissions", async () => {
         const text = await fs.readFile(WORKFLOW, "utf8");
-        expect(text).toMatch(/^permissions:\n  contents: read\n  pull-requests: write\n\n/m);
+        expect(text).toMatch(/^permissions:\n {2}contents: read\n {2}pull-requests: write\n\n/m);
         expect(text).toContain("marker='<!-- image-factory fleet preview -->'");
         expect(text).toMatch(/select\(\.body \| startswith[\s\S]*--method PATCH "repos\/\$\{REPO\}\/issues\/comments\/\$\{id\}"[\s\S]*--method POST "repos\/\$\{REPO\}\/issues\/\$\{PR\}\/comments"/);
         // The job fails on a failed stack or policy, after the comment.
@@ -172,7 +172,7 @@ describe("summarizeFleet: every stack's preview as one summary", () => {
 
     it("a failed stack shows its error's last lines in a code block (a fence inside cannot close it), not a partial summary", () => {
         const s = summarizeFleet([ok, broken]);
-        expect(s).toContain("### image-factory preview: stack `site-b` — failed\n\nIts last lines:\n\n```\nConfigError: invalid stack configuration:\n  - image-factory:images.select[0]: unknown image \"nope\"\n\'\'\'\n```");
+        expect(s).toContain("### image-factory preview: stack `site-b` — failed\n\nIts last lines:\n\n```\nConfigError: invalid stack configuration:\n  - image-factory:images.select[0]: unknown image \"nope\"\n'''\n```");
         expect(s.slice(s.indexOf("stack `site-b`"))).not.toContain("Images that rebuild");
         expect(fleetFailed([ok, broken])).toBe(true);
         expect(fleetFailed([ok])).toBe(false);

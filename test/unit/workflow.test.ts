@@ -29,7 +29,10 @@ describe(".github/workflows/preview.yml", () => {
     });
     it("upserts one pull request comment found by its marker, with minimal permissions", async () => {
         const text = await fs.readFile(WORKFLOW, "utf8");
-        expect(text).toMatch(/^permissions:\n {2}contents: read\n {2}pull-requests: write\n\n/m);
+        // Read-only but for the preview job, which writes the comment.
+        expect(text).toMatch(/^permissions:\n {2}contents: read\n\n/m);
+        expect(text.match(/pull-requests: write/g)).toHaveLength(1);
+        expect(text).toMatch(/\n {2}preview:\n(?: {4}.*\n)*? {4}permissions:\n {6}contents: read\n {6}pull-requests: write\n/);
         expect(text).toContain("marker='<!-- image-factory fleet preview -->'");
         expect(text).toMatch(/select\(\.body \| startswith[\s\S]*--method PATCH "repos\/\$\{REPO\}\/issues\/comments\/\$\{id\}"[\s\S]*--method POST "repos\/\$\{REPO\}\/issues\/\$\{PR\}\/comments"/);
         // The job fails on a failed stack or policy, after the comment.

@@ -122,7 +122,8 @@ export async function previewFleet(opts: FleetOptions): Promise<StackPreview[]> 
             if (opts.diff && !opts.live) opts.output?.(stack, (e as Error).message);
         }
         const seconds = (Date.now() - started) / 1000;
-        progress(`${stack}: ${error === undefined ? "done" : "failed"} in ${Math.round(seconds)}s`);
+        const verdict = error === undefined ? "done" : violations.some((v) => v.level === "mandatory") ? "policy failed" : "failed";
+        progress(`${stack}: ${verdict} in ${Math.round(seconds)}s`);
         return { stack, steps, violations, error, seconds };
     };
 

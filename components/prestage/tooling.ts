@@ -88,7 +88,8 @@ if [ -e "$dir/${MANIFEST_SIGNATURE_FILE}" ]; then
     else
         # The manifest lists each file with its sha256 (JSON, two-space indent, "path" then "sha256").
         sum=$(sha256sum "$list")
-        if ! grep -A1 -F '"path": "${LOAD_LIST}",' "$manifest" | grep -qF "\"sha256\": \"\${sum%% *}\""; then
+        sum=\${sum%% *}
+        if ! grep -A1 -F '"path": "${LOAD_LIST}",' "$manifest" | grep -qF '"sha256": "'"$sum"'"'; then
             log "REFUSED: $list is not the list the signed manifest names; nothing loaded"
             exit 1
         fi

@@ -136,8 +136,7 @@ describe("BootArtifacts with the fleet key", () => {
         expect(await headObject(s3.connection, "boot-images", `${plain.prefix}manifest.json.sig`)).toBeUndefined();
         await provider.delete(`s3://boot-images/${plain.prefix}`, plain);
 
-        const signed = (await provider.update!(id, o, (await provider.check(o, inputs({ signingKey: fleet.privateKey, publicKey: fleet.publicKey }))).inputs!))
-            .outs as BootArtifactsOutputs;
+        const signed = (await provider.update!(id, o, (await provider.check(o, inputs({ signingKey: fleet.privateKey, publicKey: fleet.publicKey }))).inputs!)).outs as BootArtifactsOutputs;
         expect(await opensslVerifies(signed, signed.manifestSignature!.key, "fleet.pub")).toBe(true);
         await provider.delete(id, signed);
         for (const a of [signed.manifest, signed.manifestSignature!, signed.kernel, signed.initrd, signed.rootfs]) expect(await headObject(s3.connection, "boot-images", a.key)).toBeUndefined();

@@ -62,10 +62,11 @@ export const KEY_MISMATCH = "image-factory:signingKey is not the private half of
 export function signingKeyProblem(privatePem: string, publicPem: string | undefined, where = "image-factory:signingKey"): string | undefined {
     try {
         loadSigningKey(privatePem, where);
+        if (publicPem !== undefined && keyFingerprint(publicKeyPem(privatePem)) !== keyFingerprint(publicPem)) return KEY_MISMATCH;
     } catch (e) {
+        // Errors name the config key or the public key, never the private key's material.
         return (e as Error).message;
     }
-    if (publicPem !== undefined && keyFingerprint(publicKeyPem(privatePem)) !== keyFingerprint(publicPem)) return KEY_MISMATCH;
     return undefined;
 }
 

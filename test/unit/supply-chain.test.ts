@@ -107,6 +107,7 @@ describe("signed manifests (pre-staged disks, boot artifact sets)", () => {
         expect(signingKeyProblem(other.privateKey, fleet.publicKey)).toBe(KEY_MISMATCH);
         expect(signingKeyProblem(fleet.privateKey, fleet.publicKey)).toBeUndefined();
         expect(signingKeyProblem(fleet.privateKey, undefined)).toBeUndefined(); // the public key not known yet (preview)
+        expect(signingKeyProblem(fleet.privateKey, "not a key")).toMatch(/./); // a reason, not a throw
         expect(signingKeyProblem("awskms:///arn:aws:kms:…", fleet.publicKey)).toMatch(/^image-factory:signingKey: KMS key URIs need cosign/);
         const why = signingKeyProblem("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----", fleet.publicKey);
         expect(why).toMatch(/^image-factory:signingKey: not a PEM private key/);

@@ -23,17 +23,26 @@ export function deployArtifactStore(config: SiteConfig): ArtifactStore | undefin
     });
 }
 
-/** The boot artifact set of a released image (ref by digest) in the store's boot-images bucket. */
+/** The boot artifact set of a released image (ref by digest) in the store's boot-images bucket; with the fleet key its manifest is signed. */
 export function publishBootArtifacts(
     store: ArtifactStore,
     image: string,
     ref: pulumi.Input<string>,
     registryAuth?: pulumi.Input<RegistryAuth>,
+    signing?: { key: pulumi.Input<string>; publicKey: string },
     opts?: pulumi.CustomResourceOptions,
 ): BootArtifacts {
     return new BootArtifacts(
         `boot-${image}`,
-        { image, ref, registryAuth, bucket: store.buckets.bootImages, s3: store.location, credentials: store.credentials },
+        {
+            image,
+            ref,
+            registryAuth,
+            bucket: store.buckets.bootImages,
+            s3: store.location,
+            credentials: store.credentials,
+            ...(signing ? { signingKey: signing.key, publicKey: signing.publicKey } : {}),
+        },
         { ...opts, dependsOn: [...store.ready, ...((opts?.dependsOn as pulumi.Resource[] | undefined) ?? [])] },
     );
 }
@@ -47,8 +56,8 @@ export function bucketsOutput(store: ArtifactStore): pulumi.Output<BucketsOutput
 export function bootArtifactsOutput(set: BootArtifacts): pulumi.Output<BootArtifactsOutput> {
     const only = (a: BootArtifact) => ({ key: a.key, url: a.url, size: a.size, sha256: a.sha256 });
     return pulumi
-        .all([set.prefix, set.digest, set.kernelVersion, set.kernel, set.initrd, set.rootfs, set.manifest])
-        .apply(([prefix, digest, kernelVersion, kernel, initrd, rootfs, manifest]) => ({
+        .all([set.prefix, set.digest, set.kernelVersion, set.kernel, set.initrd, set.rootfs, set.manifest, set.manifestSignature])
+        .apply(([prefix, digest, kernelVersion, kernel, initrd, rootfs, manifest, signature]) => ({
             prefix,
             digest,
             kernelVersion,
@@ -56,6 +65,7 @@ export function bootArtifactsOutput(set: BootArtifacts): pulumi.Output<BootArtif
             initrd: only(initrd),
             rootfs: only(rootfs),
             manifest: only(manifest),
+            manifestSignature: signature ? { ...only(signature), keyFingerprint: signature.keyFingerprint } : null,
         }));
 }
 

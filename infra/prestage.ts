@@ -71,12 +71,14 @@ export function deployPrestage(
                 contentSets: pulumi.output(releasedImageRefs).apply((released) => resolveContentSets(name, d.contentSets, released)),
                 extraFiles: d.extraFiles.map((f) => (f.source !== undefined ? { path: f.path, source: path.resolve(projectRoot(), f.source) } : f)),
                 credentials,
+                // With the fleet key the disk's manifest is signed (a site that only mirrors has no key: unsigned).
+                ...(config.signing?.key ? { signingKey: config.signing.key, publicKey: config.signing.publicKey } : {}),
             },
             opts,
         );
         disks[name] = pulumi
-            .all([disk.path, disk.format, disk.sha256, disk.size, disk.allocatedSize, disk.partition, disk.manifest, disk.ignition])
-            .apply(([p, format, sha256, size, allocatedSize, partition, manifest, ignition]) => ({
+            .all([pulumi.all([disk.path, disk.format, disk.sha256, disk.size, disk.allocatedSize, disk.partition, disk.manifest, disk.ignition]), disk.manifestSignature])
+            .apply(([[p, format, sha256, size, allocatedSize, partition, manifest, ignition], manifestSignature]) => ({
                 path: p,
                 format,
                 sha256,
@@ -85,6 +87,7 @@ export function deployPrestage(
                 partition: { start: partition.start, end: partition.end, label: partition.label, filesystem: partition.filesystem },
                 manifest: manifest.map((m) => ({ contentSet: m.contentSet, ref: m.ref, digest: m.digest, archive: m.archive, archiveSha256: m.archiveSha256 })),
                 ignition,
+                manifestSignature: manifestSignature ?? null,
             }));
     }
     return pulumi.output(disks);

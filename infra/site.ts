@@ -121,7 +121,8 @@ export function deploySite(config: SiteConfig): SiteResult {
             });
         }
         for (const name of config.artifacts?.bootArtifacts ?? []) {
-            const set = publishBootArtifacts(store, name, images.apply((i) => i[name].ref), auth);
+            const signing = config.signing?.key ? { key: config.signing.key, publicKey: config.signing.publicKey } : undefined;
+            const set = publishBootArtifacts(store, name, images.apply((i) => i[name].ref), auth, signing);
             bootArtifacts[name] = bootArtifactsOutput(set);
         }
     }

@@ -15,15 +15,24 @@ export function changedStacks(changedFiles: string[], stacks: string[]): string[
     return ci.filter((s) => changedFiles.includes(`stacks/Pulumi.${s}.yaml`));
 }
 
+/** Every stack with a file in <root>/stacks (Pulumi.<stack>.yaml), sorted. */
+export function stackFiles(root: string): string[] {
+    return readdirSync(path.join(root, "stacks"))
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => Boolean(s))
+        .sort();
+}
+
+/** The stacks the commits since `base` (a git ref) touch. */
+export async function affectedStacks(root: string, base: string): Promise<string[]> {
+    const diff = await run("git", ["diff", "--name-only", `${base}...HEAD`], { cwd: root });
+    return changedStacks(diff.stdout.split("\n").filter(Boolean), stackFiles(root));
+}
+
 async function main(): Promise<void> {
     const base = process.argv[2];
     if (!base) throw new Error("usage: changed-stacks.ts <base ref>");
-    const root = path.resolve(__dirname, "..");
-    const diff = await run("git", ["diff", "--name-only", `${base}...HEAD`], { cwd: root });
-    const stacks = readdirSync(path.join(root, "stacks"))
-        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
-        .filter((s): s is string => Boolean(s));
-    console.log(`stacks=${JSON.stringify(changedStacks(diff.stdout.split("\n").filter(Boolean), stacks))}`);
+    console.log(`stacks=${JSON.stringify(await affectedStacks(path.resolve(__dirname, ".."), base))}`);
 }
 
 if (require.main === module) {

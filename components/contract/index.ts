@@ -119,6 +119,11 @@ export interface BootArtifactsOutput {
     initrd: BootObjectOutput;
     rootfs: BootObjectOutput;
     manifest: BootObjectOutput;
+    /**
+     * With a fleet signing key: `manifest.json.sig` beside the manifest, its detached
+     * signature (ECDSA P-256 / SHA-256, DER) by the key `keyFingerprint` names. null: not signed.
+     */
+    manifestSignature?: (BootObjectOutput & { keyFingerprint: string }) | null;
 }
 
 /** A factory pre-staged disk artifact. */
@@ -140,6 +145,13 @@ export interface DiskOutput {
     manifest: Array<{ contentSet: string; ref: string; digest: string; archive: string; archiveSha256: string }>;
     /** Ignition config fragment (spec 3.2.0) that installs the units loading the archives. */
     ignition: string;
+    /**
+     * With a fleet signing key: the partition's manifest.json copied beside the disk file
+     * (`manifestPath`) and its detached signature (`path`, ECDSA P-256 / SHA-256, DER; also
+     * manifest.json.sig on the partition). Verify: `openssl dgst -sha256 -verify <signing.publicKey>
+     * -signature <path> <manifestPath>`. null: the disk is not signed. Absent: made before signing existed.
+     */
+    manifestSignature?: { path: string; manifestPath: string; manifestSha256: string; keyFingerprint: string } | null;
 }
 
 /** A hub's rollout: per site group (in order), the digest its channel tag points at per image and why. */

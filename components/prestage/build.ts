@@ -9,7 +9,8 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createReadStream, promises as fs } from "node:fs";
 import * as path from "node:path";
 import { run } from "../exec";
-import { sha256File } from "../hash";
+import { sha256File, sha256Hex } from "../hash";
+import { fleetKey, signatureFileOf, signManifest } from "../supply-chain/sigstore";
 import { fetchArchives, resolveImages, tagOf, type Credentials, type ManifestEntry } from "./archives";
 import { makeFilesystem } from "./filesystem";
 import { renderGpt } from "./gpt";
@@ -20,6 +21,7 @@ import {
     LOAD_LIST,
     LOAD_SCRIPT,
     MANIFEST_FILE,
+    MANIFEST_SIGNATURE_FILE,
     renderIgnition,
     renderLoadList,
     renderLoadScript,
@@ -52,7 +54,26 @@ export interface DiskSpec {
     contentSets: Record<string, string[]>;
     extraFiles: ExtraFile[];
     credentials?: Credentials;
+    /** Pulumi secret: the fleet's private key (PEM). With it, manifest.json is signed. */
+    signingKey?: string;
+    /** Its public half (PEM), which the signature is checked against. */
+    publicKey?: string;
 }
+
+/** The disk's signed manifest: manifest.json and manifest.json.sig at the partition's root, and these copies beside the disk file. */
+export interface DiskManifestSignature {
+    /** <disk>.manifest.json: the partition's manifest.json, byte for byte. */
+    manifestPath: string;
+    /** <disk>.manifest.json.sig: ECDSA P-256 / SHA-256 over it, DER (as manifest.json.sig on the partition). */
+    path: string;
+    /** hex sha256 of the signed manifest. */
+    manifestSha256: string;
+    /** The fleet key's fingerprint (sha256 of its DER). */
+    keyFingerprint: string;
+}
+
+/** Where the signed manifest and its signature go beside the disk file. */
+export const besideDisk = (disk: string) => ({ manifestPath: `${disk}.${MANIFEST_FILE}`, path: signatureFileOf(`${disk}.${MANIFEST_FILE}`) });
 
 export interface PartitionFile {
     path: string;
@@ -76,6 +97,8 @@ export interface BuiltDisk {
     files: PartitionFile[];
     /** Ignition config fragment (JSON) that installs the load units. */
     ignition: string;
+    /** With a signing key; null without one. */
+    manifestSignature: DiskManifestSignature | null;
 }
 
 export interface BuildOptions {
@@ -114,14 +137,16 @@ async function timed<T>(phase: Parameters<NonNullable<BuildOptions["onPhase"]>>[
 export async function buildDisk(spec: DiskSpec, opts: BuildOptions = {}): Promise<BuiltDisk> {
     const log = opts.log ?? (() => undefined);
     const tooling = toolingFiles(spec);
+    // A key that cannot sign fails here, before anything is fetched or written.
+    if (spec.signingKey !== undefined) fleetKey(spec.signingKey, spec.publicKey ?? "");
 
     // 1. Everything that can fail without writing: registries, images, layout.
     const images = await timed("resolve", opts, () => resolveImages(spec.contentSets, spec.credentials));
     const extraSizes = await Promise.all(spec.extraFiles.map(async (f) => (f.source !== undefined ? (await fs.stat(f.source)).size : Buffer.byteLength(f.content ?? ""))));
     const estimate = planLayout({
         diskBytes: spec.sizeBytes,
-        // The list and manifest are small; 64 KiB stands in for them.
-        fileSizes: [...images.map((i) => i.estimatedBytes + 64 * 1024), ...extraSizes, ...tooling.map((t) => t.content.length), 65536, 65536],
+        // The list and manifest are small; 64 KiB stands in for them (and for the signature).
+        fileSizes: [...images.map((i) => i.estimatedBytes + 64 * 1024), ...extraSizes, ...tooling.map((t) => t.content.length), 65536, 65536, ...(spec.signingKey ? [65536] : [])],
         filesystem: spec.filesystem,
         headroomPercent: spec.headroomPercent,
     });
@@ -163,7 +188,10 @@ export async function buildDisk(spec: DiskSpec, opts: BuildOptions = {}): Promis
         const entries: LoadEntry[] = manifest.map((m) => ({ archive: m.archive, ref: m.ref, tagged: tagOf(m) }));
         await put(LOAD_LIST, renderLoadList(entries), 0o644);
         const manifestDoc = { schemaVersion: 1, label: spec.label, filesystem: spec.filesystem, images: manifest, files: [...files] };
-        await put(MANIFEST_FILE, `${JSON.stringify(manifestDoc, null, 2)}\n`, 0o644);
+        const manifestBytes = Buffer.from(`${JSON.stringify(manifestDoc, null, 2)}\n`);
+        await put(MANIFEST_FILE, manifestBytes, 0o644);
+        const signed = spec.signingKey !== undefined ? signManifest(spec.signingKey, spec.publicKey ?? "", manifestBytes) : undefined;
+        if (signed) await put(MANIFEST_SIGNATURE_FILE, signed.signature, 0o644);
 
         // 4. The exact layout, then the filesystem image.
         const layout = planLayout({
@@ -183,6 +211,14 @@ export async function buildDisk(spec: DiskSpec, opts: BuildOptions = {}): Promis
         return await timed("finish", opts, async () => {
             const { sha256, size, allocatedSize } = await finishArtifact(artifact, spec.path, known);
             log(`${spec.path}: ${size} bytes, ${allocatedSize} allocated, sha256 ${sha256}`);
+            // The signed manifest beside the disk file too (what a reviewer checks without mounting it);
+            // a disk built without a key leaves none from an earlier build.
+            const beside = besideDisk(spec.path);
+            if (signed) {
+                await writeBeside(work, beside.manifestPath, manifestBytes);
+                await writeBeside(work, beside.path, signed.signature);
+                log(`signed its manifest with key ${signed.keyFingerprint.slice(0, 19)}: ${beside.path}`);
+            } else await removeBeside(spec.path);
             return {
                 path: spec.path,
                 format: spec.format,
@@ -202,6 +238,7 @@ export async function buildDisk(spec: DiskSpec, opts: BuildOptions = {}): Promis
                 manifest,
                 files,
                 ignition: tooling.find((t) => t.path === IGNITION_FILE)!.content,
+                manifestSignature: signed ? { ...beside, manifestSha256: sha256Hex(manifestBytes), keyFingerprint: signed.keyFingerprint } : null,
             };
         });
     } catch (e) {
@@ -214,6 +251,19 @@ export async function buildDisk(spec: DiskSpec, opts: BuildOptions = {}): Promis
     } finally {
         await fs.rm(work, { recursive: true, force: true });
     }
+}
+
+/** Writes `dest` through a temp file in `work` (same folder as the disk), then renames it into place. */
+async function writeBeside(work: string, dest: string, data: Buffer): Promise<void> {
+    const tmp = path.join(work, path.basename(dest));
+    await fs.writeFile(tmp, data, { mode: 0o644 });
+    await fs.rename(tmp, dest);
+}
+
+/** Removes the signed manifest copies beside a disk file. */
+export async function removeBeside(disk: string): Promise<void> {
+    const beside = besideDisk(disk);
+    await Promise.all([fs.rm(beside.manifestPath, { force: true }), fs.rm(beside.path, { force: true })]);
 }
 
 const MiB = (n: number) => `${Math.ceil(n / (1024 * 1024))} MiB`;

@@ -7,7 +7,8 @@ import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown } from "../dynamic";
 import { parseRef, RegistryClient } from "../registry/client";
 import { sha256File } from "../hash";
-import { buildDisk, statArtifact, sweepStaleTemps, type DiskSpec, type ExtraFile } from "./build";
+import { signingKeyProblem } from "../supply-chain/sigstore";
+import { buildDisk, removeBeside, statArtifact, sweepStaleTemps, type DiskSpec, type ExtraFile } from "./build";
 import { FILESYSTEMS, FORMATS, parseSize } from "./layout";
 import { LABEL, PARTITION_PATH, RESERVED_NAMES, SET_NAME } from "./tooling";
 
@@ -18,8 +19,8 @@ export interface DiskInputs extends Omit<DiskSpec, "sizeBytes"> {
     extraFiles: Array<ExtraFile & { sha256?: string }>;
 }
 
-/** Inputs whose change remakes the disk at the same path. */
-const REBUILD_KEYS = ["diskSize", "format", "label", "filesystem", "headroomPercent", "mountPoint", "contentSets", "extraFiles"];
+/** Inputs whose change remakes the disk at the same path (a new fleet key signs the manifest on the partition again). */
+const REBUILD_KEYS = ["diskSize", "format", "label", "filesystem", "headroomPercent", "mountPoint", "contentSets", "extraFiles", "publicKey"];
 
 
 type Failure = { property: string; reason: string };
@@ -49,6 +50,11 @@ async function checkInputs(news: Record<string, any>): Promise<{ inputs: Record<
     }
     if (known(news.mountPoint) && !(typeof news.mountPoint === "string" && /^\/[A-Za-z0-9._/-]+$/.test(news.mountPoint))) {
         fail("mountPoint", `must be an absolute path, got ${JSON.stringify(news.mountPoint)}`);
+    }
+    if (known(news.signingKey)) {
+        if (news.publicKey === undefined) fail("publicKey", "is required with signingKey: the public half the manifest's signature is checked against");
+        const why = signingKeyProblem(String(news.signingKey), known(news.publicKey) ? String(news.publicKey) : undefined);
+        if (why) fail("signingKey", why);
     }
 
     const topNames = new Set<string>(RESERVED_NAMES);
@@ -173,6 +179,7 @@ export const provider: ProviderImpl = {
     },
     async delete(id) {
         await fs.rm(id, { force: true });
+        await removeBeside(id);
         await sweepStaleTemps(id);
     },
 };

@@ -1,7 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { FactoryResource } from "../dynamic";
 import type { ManifestEntry } from "./archives";
-import type { BuiltDisk, PartitionFile } from "./build";
+import type { BuiltDisk, DiskManifestSignature, PartitionFile } from "./build";
 import type { DiskFormat, Filesystem } from "./layout";
 import { DEFAULT_MOUNT_POINT } from "./tooling";
 
@@ -26,6 +26,10 @@ export interface PreStagedDiskArgs {
     extraFiles?: pulumi.Input<pulumi.Input<{ path: string; content?: string; source?: string }>[]>;
     /** Credentials for one registry (the password stays a secret). */
     credentials?: pulumi.Input<{ registry: pulumi.Input<string>; username: pulumi.Input<string>; password: pulumi.Input<string> }>;
+    /** The fleet's private key (PEM; kept a secret): with it, the disk's manifest is signed. */
+    signingKey?: pulumi.Input<string>;
+    /** Its public half (PEM), required with signingKey. */
+    publicKey?: pulumi.Input<string>;
 }
 
 /**
@@ -45,14 +49,16 @@ export class PreStagedDisk extends FactoryResource {
     declare readonly manifest: pulumi.Output<ManifestEntry[]>;
     declare readonly files: pulumi.Output<PartitionFile[]>;
     declare readonly ignition: pulumi.Output<string>;
+    /** The signed manifest beside the disk file and its signature; null without a signing key. */
+    declare readonly manifestSignature: pulumi.Output<DiskManifestSignature | null>;
 
     constructor(name: string, args: PreStagedDiskArgs, opts?: pulumi.CustomResourceOptions) {
         super(
             {
                 type: "PreStagedDisk",
                 provider: "@image-factory/components/prestage/disk.provider",
-                outputs: ["sha256", "size", "allocatedSize", "contentBytes", "partition", "manifest", "files", "ignition"],
-                secrets: ["credentials"],
+                outputs: ["sha256", "size", "allocatedSize", "contentBytes", "partition", "manifest", "files", "ignition", "manifestSignature"],
+                secrets: ["credentials", "signingKey"],
             },
             name,
             {
@@ -66,6 +72,8 @@ export class PreStagedDisk extends FactoryResource {
                 contentSets: args.contentSets,
                 extraFiles: args.extraFiles ?? [],
                 credentials: args.credentials,
+                signingKey: args.signingKey,
+                publicKey: args.publicKey,
             },
             opts,
         );

@@ -7,10 +7,14 @@
 export const LOAD_LIST = "images.list";
 export const LOAD_SCRIPT = "prestage-load.sh";
 export const MANIFEST_FILE = "manifest.json";
+/** The manifest's detached signature by the fleet key (only on a disk built with one). */
+export const MANIFEST_SIGNATURE_FILE = "manifest.json.sig";
 export const IGNITION_FILE = "prestage.ign";
 export const SYSTEMD_DIR = "systemd";
 export const SERVICE_NAME = "prestage-load.service";
-export const RESERVED_NAMES = [LOAD_LIST, LOAD_SCRIPT, MANIFEST_FILE, IGNITION_FILE, SYSTEMD_DIR];
+export const RESERVED_NAMES = [LOAD_LIST, LOAD_SCRIPT, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, IGNITION_FILE, SYSTEMD_DIR];
+/** Where a node keeps the fleet's public key (the containers policy's key: components/supply-chain/device-policy.ts). */
+export const NODE_PUBLIC_KEY = "/etc/pki/containers/image-factory.pub";
 export const DEFAULT_MOUNT_POINT = "/var/mnt/prestage";
 
 /** A partition label: GPT allows more, the XFS label (which gets the same name) 12 characters. */
@@ -51,6 +55,13 @@ export function renderLoadList(entries: readonly LoadEntry[]): string {
  *                     storage, "containers-storage:"; a test passes
  *                     "containers-storage:[vfs@<root>+<runroot>]")
  *   PRESTAGE_SKOPEO   the skopeo binary (default: skopeo)
+ *   PRESTAGE_KEY      the fleet's public key (default: the node's containers
+ *                     policy key, ${NODE_PUBLIC_KEY})
+ * A disk that carries manifest.json.sig is refused (nothing is loaded) unless
+ * the signature verifies with that key (openssl, which the base image has for
+ * ca-certificates) and images.list is the one the signed manifest names; the
+ * archives themselves are checked by digest on load. A node without the key
+ * loads the disk, saying it did not verify it.
  * Exits non-zero when any image failed to load.
  */
 export function renderLoadScript(): string {
@@ -62,10 +73,29 @@ set -u
 dir=\${PRESTAGE_DIR:-$(cd "$(dirname "$0")" && pwd)}
 storage=\${PRESTAGE_STORAGE:-containers-storage:}
 skopeo=\${PRESTAGE_SKOPEO:-skopeo}
+key=\${PRESTAGE_KEY:-${NODE_PUBLIC_KEY}}
 list="$dir/${LOAD_LIST}"
+manifest="$dir/${MANIFEST_FILE}"
 log() { echo "prestage-load: $*"; }
 
 [ -r "$list" ] || { log "cannot read $list"; exit 1; }
+if [ -e "$dir/${MANIFEST_SIGNATURE_FILE}" ]; then
+    if [ ! -r "$key" ]; then
+        log "NOT VERIFIED: the disk's manifest is signed, but this node has no fleet key at $key"
+    elif ! openssl dgst -sha256 -verify "$key" -signature "$dir/${MANIFEST_SIGNATURE_FILE}" "$manifest" >/dev/null 2>&1; then
+        log "REFUSED: $manifest's signature does not verify with $key; nothing loaded"
+        exit 1
+    else
+        # The manifest lists each file with its sha256 (JSON, two-space indent, "path" then "sha256").
+        sum=$(sha256sum "$list")
+        sum=\${sum%% *}
+        if ! grep -A1 -F '"path": "${LOAD_LIST}",' "$manifest" | grep -qF '"sha256": "'"$sum"'"'; then
+            log "REFUSED: $list is not the list the signed manifest names; nothing loaded"
+            exit 1
+        fi
+        log "manifest signature verified with $key"
+    fi
+fi
 loaded=0 present=0 failed=0
 while read -r archive ref tagged; do
     case "$archive" in "" | "#"*) continue ;; esac

@@ -6,8 +6,10 @@
 // isolation, its own temp storage root), the newest /boot/vmlinuz-* and its
 // /boot/initrd.img-* are copied out, and mksquashfs builds the rootfs from the
 // mounted tree with /boot emptied (the kernel and initrd travel beside it) and a
-// fixed creation time, so the same image gives the same bytes. The manifest is
-// uploaded last: a manifest present means the set is complete.
+// fixed creation time, so the same image gives the same bytes. With the fleet
+// key, manifest.json.sig (the manifest's detached signature) goes up just before
+// the manifest. The manifest is uploaded last: a manifest present means the set
+// is complete.
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -16,9 +18,10 @@ import type { ProviderImpl } from "../dynamic";
 import { isUnknown, diffOn } from "../dynamic";
 import { containerToolFlags, parseRef, withAuthFile, type RegistryAuth } from "../registry/client";
 import { objectUrl, s3Call, type S3Credentials, type S3Location } from "./s3";
-import { sha256File } from "../hash";
+import { sha256File, sha256Hex } from "../hash";
 import { withTempDir } from "../temp-dir";
-import { deleteAllVersions, headObject, uploadFile } from "./upload";
+import { deleteAllVersions, headObject, readObject, uploadFile } from "./upload";
+import { fleetKey, signatureFileOf, signingKeyProblem, signManifest } from "../supply-chain/sigstore";
 
 export const SQUASHFS_COMPRESSIONS = ["gzip", "xz", "zstd", "lz4"] as const;
 
@@ -35,10 +38,14 @@ export interface BootArtifactsInputs {
     credentials: S3Credentials;
     /** squashfs compression. Default zstd (fast on small machines; Debian and RHEL kernels read it). */
     compression?: (typeof SQUASHFS_COMPRESSIONS)[number];
+    /** Secret: the fleet's private key (PEM). With it, the manifest is signed (manifest.json.sig). */
+    signingKey?: string;
+    /** Its public half (PEM), required with signingKey. */
+    publicKey?: string;
 }
 
 export interface BootArtifact {
-    name: "kernel" | "initrd" | "rootfs" | "manifest.json";
+    name: "kernel" | "initrd" | "rootfs" | "manifest.json" | "manifest.json.sig";
     key: string;
     url: string;
     size: number;
@@ -65,6 +72,8 @@ export interface BootArtifactsOutputs extends BootArtifactsInputs {
     initrd: BootArtifact;
     rootfs: BootArtifact;
     manifest: BootArtifact;
+    /** manifest.json.sig: ECDSA P-256 / SHA-256 over manifest.json, DER; null without a signing key. */
+    manifestSignature: (BootArtifact & { keyFingerprint: string }) | null;
 }
 
 const CREATED_BY = "image-factory BootArtifacts";
@@ -148,7 +157,9 @@ async function build(i: BootArtifactsInputs): Promise<BootArtifactsOutputs> {
             createdBy: CREATED_BY,
         };
         const manifestFile = path.join(out, "manifest.json");
-        await fs.writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+        const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+        await fs.writeFile(manifestFile, manifestBytes);
+        const manifestSignature = await putManifestSignature(i, prefix, manifestBytes, out);
         const m = await uploadFile(c, { bucket: i.bucket, key: `${prefix}manifest.json`, file: manifestFile, contentType: "application/json", metadata: { image: i.image, digest } });
         const [kernel, initrd, rootfs] = artifacts;
         return {
@@ -161,8 +172,40 @@ async function build(i: BootArtifactsInputs): Promise<BootArtifactsOutputs> {
             initrd,
             rootfs,
             manifest: { name: "manifest.json", key: m.key, url: objectUrl(i.s3, i.bucket, m.key), size: m.size, sha256: await sha256File(manifestFile) },
+            manifestSignature,
         };
     }, process.env.IMAGE_FACTORY_SCRATCH ?? os.tmpdir());
+}
+
+/** Signs the manifest with the fleet key and uploads manifest.json.sig beside it; null (nothing written) without a key. */
+async function putManifestSignature(i: BootArtifactsInputs, prefix: string, manifest: Buffer, dir: string): Promise<BootArtifactsOutputs["manifestSignature"]> {
+    if (i.signingKey === undefined) return null;
+    const { signature, keyFingerprint } = signManifest(i.signingKey, i.publicKey ?? "", manifest);
+    const file = path.join(dir, signatureFileOf("manifest.json"));
+    await fs.writeFile(file, signature);
+    const c = { ...i.s3, ...i.credentials };
+    const r = await uploadFile(c, { bucket: i.bucket, key: `${prefix}${signatureFileOf("manifest.json")}`, file, contentType: "application/octet-stream", metadata: { image: i.image, digest: parseRef(i.ref).digest! } });
+    return { name: "manifest.json.sig", key: r.key, url: objectUrl(i.s3, i.bucket, r.key), size: r.size, sha256: r.sha256, keyFingerprint };
+}
+
+/**
+ * The fleet key changed (or came, or went) on a set that stays: the manifest in
+ * the bucket, checked to be the one this resource wrote, is signed again with the
+ * new key, or its signature is removed. Nothing else is rebuilt.
+ */
+async function resign(olds: BootArtifactsOutputs, news: BootArtifactsInputs): Promise<BootArtifactsOutputs["manifestSignature"]> {
+    const c = { ...news.s3, ...news.credentials };
+    if (news.signingKey === undefined) {
+        if (olds.manifestSignature) await deleteAllVersions(c, olds.bucket, olds.manifestSignature.key);
+        return null;
+    }
+    fleetKey(news.signingKey, news.publicKey ?? ""); // a bad key fails before anything is read or written
+    const where = `s3://${olds.bucket}/${olds.manifest.key}`;
+    const manifest = await s3Call(c, `reading ${where}`, () => readObject(c, olds.bucket, olds.manifest.key));
+    if (sha256Hex(manifest) !== olds.manifest.sha256) {
+        throw new Error(`${where} is not the manifest this set wrote (sha256 ${sha256Hex(manifest)}, expected ${olds.manifest.sha256}); refresh, and the next up makes the set again`);
+    }
+    return withTempDir("if-boot-sig-", (dir) => putManifestSignature({ ...olds, ...news }, olds.prefix, manifest, dir));
 }
 
 export const provider: ProviderImpl = {
@@ -181,18 +224,27 @@ export const provider: ProviderImpl = {
         if (!isUnknown(news.compression) && news.compression !== undefined && !SQUASHFS_COMPRESSIONS.includes(news.compression)) {
             failures.push({ property: "compression", reason: `compression must be one of ${SQUASHFS_COMPRESSIONS.join(", ")}, got ${JSON.stringify(news.compression)}` });
         }
+        if (!isUnknown(news.signingKey) && news.signingKey !== undefined) {
+            if (news.publicKey === undefined) failures.push({ property: "publicKey", reason: "publicKey is required with signingKey: the public half the manifest's signature is checked against" });
+            const why = signingKeyProblem(String(news.signingKey), isUnknown(news.publicKey) ? undefined : news.publicKey);
+            if (why) failures.push({ property: "signingKey", reason: why });
+        }
         // The default goes into the inputs, so that the stored outputs (which carry it) compare equal next time.
         return { inputs: { ...news, compression: news.compression ?? "zstd" }, failures };
     },
-    // A new digest is a new set under a new prefix; the old one is deleted after.
-    diff: diffOn(["image", "ref", "bucket", "s3", "compression"], ["credentials", "registryAuth"]),
+    // A new digest is a new set under a new prefix; the old one is deleted after. A new key signs the manifest again.
+    diff: diffOn(["image", "ref", "bucket", "s3", "compression"], ["credentials", "registryAuth", "publicKey", "signingKey"]),
     async create(inputs) {
         const outs = await build(inputs as BootArtifactsInputs);
         return { id: `s3://${outs.bucket}/${outs.prefix}`, outs };
     },
     async update(_id, olds, news) {
-        // Only credentials changed: the objects stay as they are.
-        return { outs: { ...(olds as BootArtifactsOutputs), credentials: news.credentials, registryAuth: news.registryAuth } };
+        // Credentials or the key changed: the objects stay as they are; a key change signs the manifest again.
+        const o = olds as BootArtifactsOutputs;
+        const n = news as BootArtifactsInputs;
+        const keyChanged = o.publicKey !== n.publicKey || o.signingKey !== n.signingKey;
+        const manifestSignature = keyChanged ? await resign(o, n) : (o.manifestSignature ?? null);
+        return { outs: { ...o, credentials: n.credentials, registryAuth: n.registryAuth, signingKey: n.signingKey, publicKey: n.publicKey, manifestSignature } };
     },
     async read(id, props) {
         const p = props as BootArtifactsOutputs;
@@ -205,6 +257,6 @@ export const provider: ProviderImpl = {
         const p = props as BootArtifactsOutputs;
         const c = { ...p.s3, ...p.credentials };
         // The manifest first: a set without one reads as incomplete, never as complete.
-        for (const a of [p.manifest, p.kernel, p.initrd, p.rootfs]) await deleteAllVersions(c, p.bucket, a.key);
+        for (const a of [p.manifest, p.manifestSignature, p.kernel, p.initrd, p.rootfs]) if (a) await deleteAllVersions(c, p.bucket, a.key);
     },
 };

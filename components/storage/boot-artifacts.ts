@@ -15,6 +15,10 @@ export interface BootArtifactsArgs {
     s3: pulumi.Input<S3Location>;
     credentials: pulumi.Input<S3Credentials>;
     compression?: pulumi.Input<(typeof SQUASHFS_COMPRESSIONS)[number]>;
+    /** The fleet's private key (PEM; kept a secret): with it, the manifest is signed (manifest.json.sig). */
+    signingKey?: pulumi.Input<string>;
+    /** Its public half (PEM), required with signingKey. */
+    publicKey?: pulumi.Input<string>;
 }
 
 /**
@@ -30,14 +34,16 @@ export class BootArtifacts extends FactoryResource {
     declare readonly initrd: pulumi.Output<BootArtifact>;
     declare readonly rootfs: pulumi.Output<BootArtifact>;
     declare readonly manifest: pulumi.Output<BootArtifact>;
+    /** manifest.json.sig, the manifest's detached signature by the fleet key; null without one. */
+    declare readonly manifestSignature: pulumi.Output<(BootArtifact & { keyFingerprint: string }) | null>;
 
     constructor(name: string, args: BootArtifactsArgs, opts?: pulumi.CustomResourceOptions) {
         super(
             {
                 type: "BootArtifacts",
                 provider: "@image-factory/components/storage/boot-artifacts.provider",
-                outputs: ["digest", "prefix", "kernelVersion", "kernel", "initrd", "rootfs", "manifest"],
-                secrets: ["credentials", "registryAuth"],
+                outputs: ["digest", "prefix", "kernelVersion", "kernel", "initrd", "rootfs", "manifest", "manifestSignature"],
+                secrets: ["credentials", "registryAuth", "signingKey"],
             },
             name,
             args,

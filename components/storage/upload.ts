@@ -213,6 +213,17 @@ export async function objectSha256(c: S3Connection, bucket: string, key: string,
     }
 }
 
+/** The bytes of a small object (a manifest); errors go through the caller's s3Call. */
+export async function readObject(c: S3Connection, bucket: string, key: string): Promise<Buffer> {
+    const s3 = s3Client(c);
+    try {
+        const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return Buffer.from(await got.Body!.transformToByteArray());
+    } finally {
+        s3.destroy();
+    }
+}
+
 /**
  * Reads bucket/key back (a given version, or the current one) and checks its
  * sha256 against `expected`. Resolves with the size read.

@@ -4,4 +4,4 @@ export { devicePolicyFiles, POLICY_PATH, PUBLIC_KEY_PATH, REGISTRIES_D_PATH, ren
 export { imageSbom, readImageFiles, SPDX_PREDICATE_TYPE } from "./sbom";
 export { ImageSign } from "./sign";
 export { PROVENANCE_PREDICATE_TYPE } from "./sign.provider";
-export { canonicalPublicKey, generateSigningKey, keyFingerprint, loadSigningKey, publicKeyPem, publicKeyProblem } from "./sigstore";
+export { canonicalPublicKey, generateSigningKey, keyFingerprint, loadSigningKey, publicKeyPem, publicKeyProblem, signatureFileOf, signManifest, signingKeyProblem } from "./sigstore";

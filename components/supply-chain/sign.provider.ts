@@ -10,9 +10,7 @@ import { sha256Hex } from "../hash";
 import { isDigest, isValidRepository, RegistryClient, type RegistryAuth } from "../registry/client";
 import { type Attachment, attestImage, deleteAttachment, readAttestations, signImage, verifyImageSignature } from "./attachments";
 import { imageSbom, SPDX_PREDICATE_TYPE } from "./sbom";
-import { keyFingerprint, loadSigningKey, publicKeyPem, statement } from "./sigstore";
-
-const KEY_MISMATCH = "image-factory:signingKey is not the private half of image-factory:signing.publicKey";
+import { fleetKey, keyFingerprint, signingKeyProblem, statement } from "./sigstore";
 
 export const PROVENANCE_PREDICATE_TYPE = "https://slsa.dev/provenance/v1";
 export const BUILD_TYPE = "https://image-factory.invalid/image-build/v1";
@@ -104,9 +102,8 @@ export function provenancePredicate(i: ImageSignInputs, finishedOn: Date): Recor
 async function signAndAttest(i: ImageSignInputs, earlier: ImageSignOutputs["signed"] = []): Promise<ImageSignOutputs> {
     const say = (l: string) => console.log(`[sign ${i.name}] ${l}`);
     const started = Date.now();
-    const key = loadSigningKey(i.signingKey, "image-factory:signingKey");
+    const key = fleetKey(i.signingKey, i.publicKey);
     const publicKey = i.publicKey;
-    if (keyFingerprint(publicKeyPem(i.signingKey)) !== keyFingerprint(publicKey)) throw new Error(KEY_MISMATCH);
     const client = new RegistryClient(i.registry, { auth: i.auth });
     const repositoryRef = `${i.registry}/${i.repository}`;
     if ((await client.resolve(i.repository, i.digest)) !== i.digest) throw new Error(`${i.name}: ${repositoryRef}@${i.digest} is not in the registry; nothing to sign`);
@@ -146,13 +143,8 @@ export const provider: ProviderImpl = {
         if (!isUnknown(news.repository) && !(typeof news.repository === "string" && isValidRepository(news.repository)))
             failures.push({ property: "repository", reason: `${JSON.stringify(news.repository)} is not a valid repository name` });
         if (!isUnknown(news.signingKey)) {
-            try {
-                loadSigningKey(String(news.signingKey ?? ""), "image-factory:signingKey");
-                if (!isUnknown(news.publicKey) && keyFingerprint(publicKeyPem(String(news.signingKey))) !== keyFingerprint(String(news.publicKey)))
-                    failures.push({ property: "signingKey", reason: KEY_MISMATCH });
-            } catch (e) {
-                failures.push({ property: "signingKey", reason: (e as Error).message });
-            }
+            const why = signingKeyProblem(String(news.signingKey ?? ""), isUnknown(news.publicKey) ? undefined : String(news.publicKey));
+            if (why) failures.push({ property: "signingKey", reason: why });
         }
         return { inputs: news, failures };
     },

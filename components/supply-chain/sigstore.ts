@@ -57,6 +57,27 @@ export function loadSigningKey(pem: string, where = "signing key"): KeyObject {
     return key;
 }
 
+export const KEY_MISMATCH = "image-factory:signingKey is not the private half of image-factory:signing.publicKey";
+
+/** Why `privatePem` is not a usable fleet key whose public half is `publicPem`, or undefined (for a provider's check). */
+export function signingKeyProblem(privatePem: string, publicPem: string | undefined, where = "image-factory:signingKey"): string | undefined {
+    try {
+        loadSigningKey(privatePem, where);
+        if (publicPem !== undefined && keyFingerprint(publicKeyPem(privatePem)) !== keyFingerprint(publicPem)) return KEY_MISMATCH;
+    } catch (e) {
+        // Errors name the config key or the public key, never the private key's material.
+        return (e as Error).message;
+    }
+    return undefined;
+}
+
+/** The fleet key to sign with: the private key, checked to be the private half of `publicPem`. */
+export function fleetKey(privatePem: string, publicPem: string): KeyObject {
+    const key = loadSigningKey(privatePem, "image-factory:signingKey");
+    if (keyFingerprint(publicKeyPem(privatePem)) !== keyFingerprint(publicPem)) throw new SigningKeyError(KEY_MISMATCH);
+    return key;
+}
+
 /** The public half of a signing key, as SPKI PEM: what devices and verifiers are given. */
 export function publicKeyPem(privateKeyPem: string, where?: string): string {
     return createPublicKey(loadSigningKey(privateKeyPem, where)).export({ type: "spki", format: "pem" }).toString();
@@ -97,6 +118,30 @@ export function signaturePayload(identity: string, digest: string): Buffer {
 /** ECDSA (ASN.1 DER) over SHA-256 of `data`, base64: the form sigstore uses. */
 export function signBytes(key: KeyObject, data: Buffer): string {
     return sign("sha256", data, key).toString("base64");
+}
+
+/**
+ * A detached signature of a file's bytes (a manifest): ECDSA P-256 over SHA-256,
+ * DER, as raw bytes in `<file>.sig`. Checked with the public key alone by
+ * `openssl dgst -sha256 -verify fleet.pub -signature <file>.sig <file>` or
+ * `cosign verify-blob --key fleet.pub --signature <file>.sig <file>`.
+ */
+export function signDetached(key: KeyObject, data: Buffer): Buffer {
+    return sign("sha256", data, key);
+}
+
+/** Where a manifest's detached signature goes: beside it, `<name>.sig`. */
+export const signatureFileOf = (manifest: string) => `${manifest}.sig`;
+
+/**
+ * Signs a manifest (pre-staged disk, boot artifact set) with the fleet key,
+ * checked against its public half, and checks the signature verifies before
+ * anything is written. The key is used in this process only.
+ */
+export function signManifest(privatePem: string, publicPem: string, manifest: Buffer): { signature: Buffer; keyFingerprint: string } {
+    const signature = signDetached(fleetKey(privatePem, publicPem), manifest);
+    if (!verifyBytes(publicPem, manifest, signature.toString("base64"))) throw new SigningKeyError("the manifest's signature does not verify with image-factory:signing.publicKey");
+    return { signature, keyFingerprint: keyFingerprint(publicPem) };
 }
 
 export function verifyBytes(publicPem: string, data: Buffer, signatureBase64: string): boolean {

@@ -1,18 +1,24 @@
 // A PreStagedDisk on the real engine: up makes the disk, a second up and
 // `preview --expect-no-changes` change nothing, a moved tag shows as an update
-// in preview, the registry password never reaches state in plaintext, and
-// destroy removes the file.
+// in preview, the registry password and the fleet's signing key never reach
+// state in plaintext, the disk's manifest is signed (openssl verifies it with
+// the public key), and destroy removes the file and its signed manifest.
 import { existsSync, promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256File } from "../../components/hash";
+import { run } from "../../components/exec";
 import { readPartitionTable } from "../../components/prestage/build";
+import { generateSigningKey } from "../../components/supply-chain/sigstore";
 import { pushImage, type PushedImage } from "../support/images";
 import { testRegistry } from "../support/registry";
 import { ROOT, TestStack } from "./harness";
 
 const PASSWORD = "e2e-registry-password-7f3a";
+const FLEET = generateSigningKey();
+/** A line from the middle of the private key's PEM body: what plaintext in state would contain. */
+const KEY_LINE = FLEET.privateKey.split("\n")[2];
 
 describe("PreStagedDisk on the real engine", () => {
     let reg: Awaited<ReturnType<typeof testRegistry>>;
@@ -35,6 +41,8 @@ describe("PreStagedDisk on the real engine", () => {
         await stack.setConfig("size", "1GiB");
         await stack.setConfig("registry", reg.address);
         await stack.setConfig("registryPassword", PASSWORD, true);
+        await stack.setSecret("signingKey", FLEET.privateKey);
+        await stack.pulumi(["config", "set", "publicKey", "--non-interactive"], { input: FLEET.publicKey });
         await stack.pulumi(["config", "set", "--path", "contentSets.ai-images[0]", httpd.ref]);
         await stack.pulumi(["config", "set", "--path", "contentSets.ai-images[1]", base.tagged]);
     });
@@ -54,23 +62,35 @@ describe("PreStagedDisk on the real engine", () => {
         expect(o.partition).toMatchObject({ start: table.start, end: table.end, label: "data", filesystem: "xfs" });
         expect(table.end).toBe(table.lastUsable);
         expect(o.manifest.map((m: any) => m.digest)).toEqual([httpd.digest, base.digest]);
-        expect(await fs.readdir(out)).toEqual(["edge.raw"]);
+        expect(await fs.readdir(out)).toEqual(["edge.raw", "edge.raw.manifest.json", "edge.raw.manifest.json.sig"]);
+        // Verified as docs/guide.md says: openssl, the public key, the signature and the manifest beside the disk.
+        const pub = path.join(out, "..", `${path.basename(out)}.pub`);
+        await fs.writeFile(pub, FLEET.publicKey);
+        try {
+            const v = await run("openssl", ["dgst", "-sha256", "-verify", pub, "-signature", o.manifestSignature.path, o.manifestSignature.manifestPath]);
+            expect(v.stdout.trim()).toBe("Verified OK");
+        } finally {
+            await fs.rm(pub, { force: true });
+        }
     });
 
     it("the registry password is a secret in state", async () => {
         const state = JSON.stringify(await stack.resources());
         expect(state).not.toContain(PASSWORD);
+        expect(state).not.toContain(KEY_LINE);
         const disk = (await stack.resources()).find((r) => r.type === "pulumi-nodejs:dynamic/image-factory:PreStagedDisk")!;
         expect(JSON.stringify(disk.outputs!.credentials)).toContain("4dabf18193072939515e22adb298388d");
     });
 
-    it("a second up changes nothing: preview --expect-no-changes passes", async () => {
+    it("a second up changes nothing (nothing is signed again): preview --expect-no-changes passes", async () => {
         const before = (await fs.stat(path.join(out, "edge.raw"))).mtimeMs;
+        const sigBefore = (await fs.stat(path.join(out, "edge.raw.manifest.json.sig"))).mtimeMs;
         const r = await stack.up();
         expect(r.stdout).toMatch(/\d+ unchanged/);
         expect(r.stdout).not.toMatch(/\d+ (created|updated|deleted|replaced)/);
         await stack.preview(["--expect-no-changes"]);
         expect((await fs.stat(path.join(out, "edge.raw"))).mtimeMs).toBe(before);
+        expect((await fs.stat(path.join(out, "edge.raw.manifest.json.sig"))).mtimeMs).toBe(sigBefore);
     });
 
     it("a moved tag shows in preview as an update of the disk", async () => {
@@ -83,6 +103,7 @@ describe("PreStagedDisk on the real engine", () => {
     it("destroy removes the disk", async () => {
         await stack.destroy();
         expect(existsSync(path.join(out, "edge.raw"))).toBe(false);
+        expect(await fs.readdir(out)).toEqual([]);
         expect(await stack.resources()).toEqual([]);
     });
 });

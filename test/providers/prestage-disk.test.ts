@@ -11,11 +11,26 @@ import { sha256File } from "../../components/hash";
 import { readPartitionTable } from "../../components/prestage/build";
 import { provider } from "../../components/prestage/disk.provider";
 import { RegistryClient } from "../../components/registry/client";
+import { generateSigningKey, KEY_MISMATCH } from "../../components/supply-chain/sigstore";
 import { freePort } from "../../scripts/services/registry";
 import { pushImage, pushIndex, type PushedImage } from "../support/images";
 import { testRegistry } from "../support/registry";
 
 type Reg = Awaited<ReturnType<typeof testRegistry>>;
+
+const fleet = generateSigningKey();
+const other = generateSigningKey();
+
+/** `openssl dgst -sha256 -verify` as a reader of the docs runs it: the public key from the outputs, the signature, the manifest. */
+async function opensslVerifies(publicKeyFile: string, signature: string, manifest: string): Promise<boolean> {
+    try {
+        const r = await run("openssl", ["dgst", "-sha256", "-verify", publicKeyFile, "-signature", signature, manifest]);
+        return r.stdout.trim() === "Verified OK";
+    } catch (e) {
+        if (/Verification failure/.test((e as Error).message)) return false;
+        throw e;
+    }
+}
 
 /** Mounts the partition of a raw disk read-only (loop, at its offset) for the duration of `fn`. */
 async function withPartitionMounted<T>(disk: string, offset: number, size: number, fn: (dir: string) => Promise<T>): Promise<T> {
@@ -76,12 +91,16 @@ describe("PreStagedDisk provider", () => {
         if (work) await fs.rm(work, { recursive: true, force: true });
     });
 
-    describe("an xfs raw disk", () => {
+    describe("an xfs raw disk, signed with the fleet key", () => {
         let outs: Record<string, any>;
         let storage: string;
+        let fleetPub: string;
+        const signedInputs = () => checked({ signingKey: fleet.privateKey, publicKey: fleet.publicKey });
 
         beforeAll(async () => {
-            const created = await provider.create(await checked());
+            fleetPub = path.join(work, "fleet.pub");
+            await fs.writeFile(fleetPub, fleet.publicKey);
+            const created = await provider.create(await signedInputs());
             outs = created.outs;
             expect(created.id).toBe(path.join(work, "out", "site.raw"));
             storage = await fs.mkdtemp(path.join(os.tmpdir(), "if-storage-"));
@@ -108,8 +127,8 @@ describe("PreStagedDisk provider", () => {
             expect(outs.allocatedSize).toBe(st.blocks * 512);
             // Content is ~3 MiB; all but a few MiB of XFS metadata is holes (the 64 MiB log too).
             expect(outs.allocatedSize).toBeLessThan(outs.contentBytes + 8 * 1024 * 1024);
-            // Nothing but the artifact in its folder: the temp folder is gone.
-            expect(await fs.readdir(path.dirname(outs.path))).toEqual(["site.raw"]);
+            // Nothing but the artifact and its signed manifest in its folder: the temp folder is gone.
+            expect(await fs.readdir(path.dirname(outs.path))).toEqual(["site.raw", "site.raw.manifest.json", "site.raw.manifest.json.sig"]);
         });
 
         it("the filesystem holds every archive, the tooling and the manifest; each archive has the registry's digest", async () => {
@@ -122,6 +141,7 @@ describe("PreStagedDisk provider", () => {
                         "README.txt",
                         "images.list",
                         "manifest.json",
+                        "manifest.json.sig",
                         "prestage-load.sh",
                         "prestage.ign",
                         "systemd/prestage-load.service",
@@ -147,10 +167,53 @@ describe("PreStagedDisk provider", () => {
             await run("xfs_repair", ["-n", "-f", outs.path], { okCodes: [0, 1] }); // smoke: the tool reads the disk file
         });
 
-        it("the load script loads every image into a scratch storage, logs it, and a second run loads nothing", async () => {
+        it("its manifest is signed: openssl verifies it with the public key, on the partition and beside the disk; a tampered manifest does not verify", async () => {
+            const sig = outs.manifestSignature;
+            expect(sig).toMatchObject({ path: `${outs.path}.manifest.json.sig`, manifestPath: `${outs.path}.manifest.json` });
+            expect(sig.keyFingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
+            expect(await sha256File(sig.manifestPath)).toBe(sig.manifestSha256);
+            expect(await opensslVerifies(fleetPub, sig.path, sig.manifestPath)).toBe(true);
+            await withPartitionMounted(outs.path, outs.partition.offsetBytes, outs.partition.sizeBytes, async (mnt) => {
+                // The partition's copies are the same bytes.
+                expect(await fs.readFile(path.join(mnt, "manifest.json"))).toEqual(await fs.readFile(sig.manifestPath));
+                expect(await opensslVerifies(fleetPub, path.join(mnt, "manifest.json.sig"), path.join(mnt, "manifest.json"))).toBe(true);
+            });
+            const tampered = path.join(work, "tampered.json");
+            const manifest = await fs.readFile(sig.manifestPath, "utf8");
+            await fs.writeFile(tampered, manifest.replace(outs.manifest[0].digest, database.digest));
+            expect(await opensslVerifies(fleetPub, sig.path, tampered)).toBe(false);
+            const otherPub = path.join(work, "other.pub");
+            await fs.writeFile(otherPub, other.publicKey);
+            expect(await opensslVerifies(otherPub, sig.path, sig.manifestPath)).toBe(false);
+        });
+
+        it("the load script refuses the disk, loading nothing, with another fleet's key or a list the signed manifest does not name", async () => {
             const env = { PRESTAGE_STORAGE: `containers-storage:[vfs@${storage}/root+${storage}/runroot]` };
+            const otherPub = path.join(work, "other.pub");
+            await fs.writeFile(otherPub, other.publicKey);
+            await withPartitionMounted(outs.path, outs.partition.offsetBytes, outs.partition.sizeBytes, async (mnt) => {
+                await expect(run("sh", [path.join(mnt, "prestage-load.sh")], { env: { ...env, PRESTAGE_KEY: otherPub } })).rejects.toThrow(
+                    /REFUSED: .*manifest\.json's signature does not verify with .*other\.pub; nothing loaded/,
+                );
+                // A copy of the partition's root whose images.list loads one more tag than the signed manifest names.
+                const copy = path.join(work, "edited");
+                await fs.mkdir(copy, { recursive: true });
+                for (const f of ["prestage-load.sh", "manifest.json", "manifest.json.sig", "images.list"]) await fs.copyFile(path.join(mnt, f), path.join(copy, f));
+                const list = await fs.readFile(path.join(copy, "images.list"), "utf8");
+                await fs.writeFile(path.join(copy, "images.list"), list.replace(httpd.ref, `${httpd.ref} ${reg.address}/demo/homepage:1.0`));
+                await expect(run("sh", [path.join(copy, "prestage-load.sh")], { env: { ...env, PRESTAGE_KEY: fleetPub } })).rejects.toThrow(
+                    /REFUSED: .*images\.list is not the list the signed manifest names; nothing loaded/,
+                );
+            });
+            // Nothing reached the storage.
+            await expect(run("skopeo", ["inspect", "--raw", `${env.PRESTAGE_STORAGE}${httpd.ref}`])).rejects.toThrow();
+        });
+
+        it("the load script verifies the manifest with the node's key, loads every image into a scratch storage, logs it, and a second run loads nothing", async () => {
+            const env = { PRESTAGE_STORAGE: `containers-storage:[vfs@${storage}/root+${storage}/runroot]`, PRESTAGE_KEY: fleetPub };
             await withPartitionMounted(outs.path, outs.partition.offsetBytes, outs.partition.sizeBytes, async (mnt) => {
                 const first = await run("sh", [path.join(mnt, "prestage-load.sh")], { env });
+                expect(first.stdout).toContain(`prestage-load: manifest signature verified with ${fleetPub}`);
                 for (const m of outs.manifest) {
                     expect(first.stdout).toContain(`prestage-load: loaded ${m.ref} from ${m.archive}`);
                     expect(first.stdout).toContain(`prestage-load: in storage ${m.ref} ${m.digest}`);
@@ -171,11 +234,12 @@ describe("PreStagedDisk provider", () => {
             });
         });
 
-        it("unchanged content → no change; a new image digest → rebuild in place; a new path → replace", async () => {
-            const same = await checked();
+        it("unchanged content → no change; a new image digest → rebuild in place, signed again; a new key → rebuild; a new path → replace", async () => {
+            const same = await signedInputs();
             expect(await provider.diff!(outs.path, outs, same)).toMatchObject({ changes: false, replaces: [] });
+            expect(await provider.diff!(outs.path, outs, { ...same, signingKey: other.privateKey, publicKey: other.publicKey })).toMatchObject({ changes: true, replaces: [] });
             const moved = await pushImage(reg.address, "demo/database", "2.1", { "etc/db.conf": "port=5433\n" });
-            const news = await checked();
+            const news = await signedInputs();
             expect(news.contentSets["ocp-images"]).toEqual([`${database.tagged}@${moved.digest}`]);
             expect(await provider.diff!(outs.path, outs, news)).toMatchObject({ changes: true, replaces: [] });
             expect((await provider.diff!(outs.path, outs, { ...same, path: path.join(work, "other.raw") })).replaces).toEqual(["path"]);
@@ -184,10 +248,16 @@ describe("PreStagedDisk provider", () => {
             expect(updated.outs!.manifest[2].digest).toBe(moved.digest);
             expect(updated.outs!.sha256).toBe(await sha256File(outs.path));
             expect(updated.outs!.sha256).not.toBe(outs.sha256);
-            expect(await fs.readdir(path.dirname(outs.path))).toEqual(["site.raw"]);
+            expect(await fs.readdir(path.dirname(outs.path))).toEqual(["site.raw", "site.raw.manifest.json", "site.raw.manifest.json.sig"]);
+            // The new manifest names the new digest and its new signature verifies.
+            const sig = updated.outs!.manifestSignature;
+            expect(sig.manifestSha256).not.toBe(outs.manifestSignature.manifestSha256);
+            expect(await fs.readFile(sig.manifestPath, "utf8")).toContain(moved.digest);
+            expect(await opensslVerifies(fleetPub, sig.path, sig.manifestPath)).toBe(true);
+            outs = updated.outs!;
         });
 
-        it("read sees the file; delete removes it (and a killed build's leftovers); read then reports it gone", async () => {
+        it("read sees the file; delete removes it, its signed manifest (and a killed build's leftovers); read then reports it gone", async () => {
             const seen = await provider.read!(outs.path, outs);
             expect(seen.id).toBe(outs.path);
             expect(seen.props!.sha256).toBe(await sha256File(outs.path));
@@ -200,9 +270,11 @@ describe("PreStagedDisk provider", () => {
         });
     });
 
-    it("an ext4 qcow2 disk holds the same layout", async () => {
+    it("an ext4 qcow2 disk holds the same layout; without a signing key nothing is signed", async () => {
         const target = path.join(work, "q", "site.qcow2");
         const { outs } = await provider.create(await checked({ path: target, format: "qcow2", filesystem: "ext4", diskSize: "256MiB" }));
+        expect(outs.manifestSignature).toBeNull();
+        expect(await fs.readdir(path.join(work, "q"))).toEqual(["site.qcow2"]);
         const info = JSON.parse((await run("qemu-img", ["info", "--output=json", target])).stdout);
         expect(info.format).toBe("qcow2");
         expect(info["virtual-size"]).toBe(256 * 1024 * 1024);
@@ -214,6 +286,8 @@ describe("PreStagedDisk provider", () => {
         expect(table.start % 2048).toBe(0);
         await withPartitionMounted(raw, outs.partition.offsetBytes, outs.partition.sizeBytes, async (mnt) => {
             for (const m of outs.manifest) expect(await sha256File(path.join(mnt, m.archive))).toBe(m.archiveSha256);
+            expect(existsSync(path.join(mnt, "manifest.json"))).toBe(true);
+            expect(existsSync(path.join(mnt, "manifest.json.sig"))).toBe(false);
         });
         await provider.delete(target, outs);
     });
@@ -294,6 +368,14 @@ describe("PreStagedDisk provider", () => {
                 ["contentSets.images.list", "contentSets.ok[0]", "diskSize", "extraFiles[0].path", "extraFiles[1]", "extraFiles[2].source", "filesystem", "format", "label", "path"].sort(),
             );
             expect(r.failures!.find((f) => f.property === "extraFiles[2].source")!.reason).toBe("cannot read /nonexistent/file: ENOENT");
+        });
+
+        it("a signing key that is not the public key's private half, or comes without it", async () => {
+            expect((await provider.check!({}, inputs({ signingKey: other.privateKey, publicKey: fleet.publicKey }))).failures).toEqual([{ property: "signingKey", reason: KEY_MISMATCH }]);
+            expect((await provider.check!({}, inputs({ signingKey: fleet.privateKey }))).failures!.map((f) => f.property)).toEqual(["publicKey"]);
+            const dir = path.join(work, "badkey");
+            await expect(provider.create(await checked({ path: path.join(dir, "d.raw") }).then((i) => ({ ...i, signingKey: other.privateKey, publicKey: fleet.publicKey })))).rejects.toThrow(KEY_MISMATCH);
+            await assertNothingWritten(dir);
         });
 
         it("a failure after the archives were fetched leaves nothing behind", async () => {

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { type ConfigError, parseSiteConfig, type RawConfig } from "../../infra/config";
 import { defaultDiskDir, deployPrestage, releasedRefs, resolveContentSets } from "../../infra/prestage";
 import { projectRoot } from "../../infra/project-root";
+import { generateSigningKey } from "../../components/supply-chain";
 
 const D = `sha256:${"cd".repeat(32)}`;
 const base = { site: { name: "local", role: "local" }, registry: { url: "127.0.0.1:5000", namespace: "demo" } };
@@ -82,7 +83,7 @@ describe("image-factory:prestage configuration", () => {
                 'image-factory:prestage.disks.edge.filesystem: must be one of "xfs", "ext4", got "zfs"',
                 "image-factory:prestage.disks.edge.headroom: must be a percentage from 0 to 1000, got -5",
                 'image-factory:prestage.disks.edge.mountPoint: must be an absolute path, got "var/mnt"',
-                'image-factory:prestage.disks.edge.contentSets.images.list: "images.list" is not a usable folder name (a-z, 0-9, . _ -; not images.list, prestage-load.sh, manifest.json, prestage.ign, systemd)',
+                'image-factory:prestage.disks.edge.contentSets.images.list: "images.list" is not a usable folder name (a-z, 0-9, . _ -; not images.list, prestage-load.sh, manifest.json, manifest.json.sig, prestage.ign, systemd)',
                 'image-factory:prestage.disks.edge.contentSets.ok[0]: must be a catalog image name or a full image reference (host/repository@sha256:… or :tag), got "Not A Name"',
                 'image-factory:prestage.disks.edge.contentSets.ok[1]: image reference "quay.io/x@sha256:abc": "sha256:abc" is not a sha256 digest',
                 'image-factory:prestage.disks.edge.extraFiles[0].path: must be a relative path on the partition, got "/abs"',
@@ -177,6 +178,22 @@ describe("deployPrestage (mocks)", () => {
             partition: { start: 2048, end: 4000, label: "data", filesystem: "xfs" },
             manifest: [{ contentSet: "a", ref: "r", digest: D, archive: "a/x.tar", archiveSha256: "00" }],
             ignition: "{}",
+            manifestSignature: null,
         });
+        // No fleet key: the disk gets no key to sign with.
+        expect(disk.inputs.signingKey).toBeUndefined();
+        expect(disk.inputs.publicKey).toBeUndefined();
+    });
+
+    it("with the fleet key, the disk gets it as a secret (and its public half) to sign its manifest", async () => {
+        const { privateKey, publicKey } = generateSigningKey();
+        const config = parseSiteConfig({
+            values: { ...base, prestage: { disks: { signed: { size: "1GiB", contentSets: { a: ["httpd"] } } } }, signing: { publicKey } },
+            secrets: { signingKey: pulumi.secret(privateKey) },
+        });
+        await new Promise<any>((resolve) => deployPrestage(config, pulumi.output({ httpd: `127.0.0.1:5000/demo/httpd@${D}` })).apply(resolve));
+        const disk = registered.find((r) => r.name === "signed")!;
+        expect(disk.inputs.signingKey).toEqual({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: privateKey });
+        expect(disk.inputs.publicKey).toBe(publicKey);
     });
 });

@@ -8,7 +8,21 @@ import { loadCatalog } from "../../components/images/catalog";
 import { resolveImages } from "../../components/images/definition";
 import { renderPolicy } from "../../components/supply-chain/device-policy";
 import { parseDpkgStatus, spdxDocument } from "../../components/supply-chain/sbom";
-import { checkSignature, generateSigningKey, loadSigningKey, openEnvelope, signaturePayload, signBytes, signEnvelope, statement } from "../../components/supply-chain/sigstore";
+import { createPublicKey, verify } from "node:crypto";
+import {
+    checkSignature,
+    generateSigningKey,
+    KEY_MISMATCH,
+    loadSigningKey,
+    openEnvelope,
+    signatureFileOf,
+    signaturePayload,
+    signBytes,
+    signEnvelope,
+    signingKeyProblem,
+    signManifest,
+    statement,
+} from "../../components/supply-chain/sigstore";
 import { ConfigError, parseSiteConfig, type RawConfig } from "../../infra/config";
 import { withDevicePolicy } from "../../infra/supply-chain";
 
@@ -70,6 +84,34 @@ describe("signatures and envelopes", () => {
     it("refuses keys it cannot sign with, without showing them", () => {
         expect(() => loadSigningKey("awskms:///arn:aws:kms:…", "image-factory:signingKey")).toThrow(/^image-factory:signingKey: KMS key URIs need cosign/);
         expect(() => loadSigningKey("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nx\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----", "k")).toThrow(/^k: an encrypted cosign key is not supported/);
+    });
+});
+
+describe("signed manifests (pre-staged disks, boot artifact sets)", () => {
+    const manifest = Buffer.from(`${JSON.stringify({ schemaVersion: 1, images: [{ ref: `r/x@${D}` }] }, null, 2)}\n`);
+    // What openssl dgst -sha256 -verify and cosign verify-blob check: ECDSA over SHA-256 of the bytes, DER.
+    const verifies = (publicKey: string, data: Buffer, sig: Buffer) => verify("sha256", data, createPublicKey(publicKey), sig);
+
+    it("is a detached DER signature of the exact bytes, by the fleet key only", () => {
+        const { signature, keyFingerprint } = signManifest(fleet.privateKey, fleet.publicKey, manifest);
+        expect(signature[0]).toBe(0x30); // an ASN.1 SEQUENCE (r, s), not base64
+        expect(verifies(fleet.publicKey, manifest, signature)).toBe(true);
+        expect(verifies(other.publicKey, manifest, signature)).toBe(false);
+        expect(verifies(fleet.publicKey, Buffer.from(manifest.toString().replace(D, `sha256:${"b".repeat(64)}`)), signature)).toBe(false);
+        expect(keyFingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
+        expect(signatureFileOf("manifest.json")).toBe("manifest.json.sig");
+    });
+
+    it("refuses a key that is not the private half of the public key, and keys it cannot sign with, without showing them", () => {
+        expect(() => signManifest(other.privateKey, fleet.publicKey, manifest)).toThrow(KEY_MISMATCH);
+        expect(signingKeyProblem(other.privateKey, fleet.publicKey)).toBe(KEY_MISMATCH);
+        expect(signingKeyProblem(fleet.privateKey, fleet.publicKey)).toBeUndefined();
+        expect(signingKeyProblem(fleet.privateKey, undefined)).toBeUndefined(); // the public key not known yet (preview)
+        expect(signingKeyProblem(fleet.privateKey, "not a key")).toMatch(/./); // a reason, not a throw
+        expect(signingKeyProblem("awskms:///arn:aws:kms:…", fleet.publicKey)).toMatch(/^image-factory:signingKey: KMS key URIs need cosign/);
+        const why = signingKeyProblem("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----", fleet.publicKey);
+        expect(why).toMatch(/^image-factory:signingKey: not a PEM private key/);
+        expect(why).not.toContain("c2VjcmV0");
     });
 });
 

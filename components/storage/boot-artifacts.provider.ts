@@ -208,6 +208,8 @@ async function resign(olds: BootArtifactsOutputs, news: BootArtifactsInputs): Pr
     return withTempDir("if-boot-sig-", (dir) => putManifestSignature({ ...olds, ...news }, olds.prefix, manifest, dir));
 }
 
+const keyDiff = diffOn(["image", "ref", "bucket", "s3", "compression"], ["credentials", "registryAuth", "publicKey", "signingKey"]);
+
 export const provider: ProviderImpl = {
     async check(_olds, news) {
         const failures: Array<{ property: string; reason: string }> = [];
@@ -233,7 +235,15 @@ export const provider: ProviderImpl = {
         return { inputs: { ...news, compression: news.compression ?? "zstd" }, failures };
     },
     // A new digest is a new set under a new prefix; the old one is deleted after. A new key signs the manifest again.
-    diff: diffOn(["image", "ref", "bucket", "s3", "compression"], ["credentials", "registryAuth", "publicKey", "signingKey"]),
+    async diff(id, olds, news) {
+        const d = await keyDiff(id, olds, news);
+        // A replacement under the same keys (a new compression; the same digest from another registry)
+        // deletes the old set first: made first, the new objects would overwrite the old ones, and
+        // the old set's delete would then remove them.
+        const keys = (p: Record<string, any>) => (isUnknown(p.ref) || isUnknown(p.s3) ? undefined : JSON.stringify([p.image, parseRef(p.ref).digest, p.bucket, p.s3]));
+        const sameKeys = keys(news) !== undefined && keys(news) === keys(olds);
+        return { ...d, deleteBeforeReplace: (d.replaces?.length ?? 0) > 0 && sameKeys };
+    },
     async create(inputs) {
         const outs = await build(inputs as BootArtifactsInputs);
         return { id: `s3://${outs.bucket}/${outs.prefix}`, outs };

@@ -142,3 +142,26 @@ describe("BootArtifacts with the fleet key", () => {
         for (const a of [signed.manifest, signed.manifestSignature!, signed.kernel, signed.initrd, signed.rootfs]) expect(await headObject(s3.connection, "boot-images", a.key)).toBeUndefined();
     });
 });
+
+describe("BootArtifacts replaced under the same keys", () => {
+    it("a new compression deletes the old set first: made first, its objects would be removed by the old set's delete", async () => {
+        const zstd = (await provider.check({}, inputs({ image: "tiny-replace", compression: "zstd" }))).inputs!;
+        const old = (await provider.create(zstd)).outs as BootArtifactsOutputs;
+        const gzip = (await provider.check(old, inputs({ image: "tiny-replace", compression: "gzip" }))).inputs!;
+        expect(await provider.diff(`s3://boot-images/${old.prefix}`, old, gzip)).toMatchObject({ changes: true, replaces: ["compression"], deleteBeforeReplace: true });
+        // Another digest is another prefix: the new set is made first and the old one deleted after.
+        const other = { ...gzip, ref: ref.replace(/@sha256:.*/, `@sha256:${"1".repeat(64)}`) };
+        expect(await provider.diff(`s3://boot-images/${old.prefix}`, old, other)).toMatchObject({ replaces: ["ref", "compression"], deleteBeforeReplace: false });
+
+        // Why: in the other order the set would be gone.
+        const made = (await provider.create(gzip)).outs as BootArtifactsOutputs;
+        expect(made.prefix).toBe(old.prefix);
+        await provider.delete(`s3://boot-images/${old.prefix}`, old);
+        expect(await headObject(s3.connection, "boot-images", made.manifest.key)).toBeUndefined();
+        // In the engine's order (delete, then create), it is there.
+        const again = (await provider.create(gzip)).outs as BootArtifactsOutputs;
+        expect((await headObject(s3.connection, "boot-images", again.manifest.key))?.sha256).toBe(again.manifest.sha256);
+        expect(again.rootfs.sha256).not.toBe(old.rootfs.sha256);
+        await provider.delete(`s3://boot-images/${again.prefix}`, again);
+    });
+});

@@ -9,7 +9,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { ProviderImpl } from "../dynamic";
 import { changedKeys, diffOn, isUnknown } from "../dynamic";
-import { isDigest, isValidRepository, parseRef, RegistryClient, type RegistryAuth, withAuthFile } from "../registry/client";
+import { isDigest, isValidRepository, parseRef, readHostedManifest, RegistryClient, type RegistryAuth, withAuthFile } from "../registry/client";
 import { verifyImageSignature } from "../supply-chain/attachments";
 import { withTempDir } from "../temp-dir";
 import { buildCacheKey, cachedBuild, keepBuild } from "./build-cache";
@@ -268,13 +268,8 @@ export const provider: ProviderImpl = {
         return { outs: { ...n, digest: b.digest, ref: b.ref, history, packages: b.packages, refreshedAt: b.refreshedAt } satisfies ImageBuildOutputs };
     },
 
-    async read(id, props) {
-        const p = props as ImageBuildOutputs;
-        const client = new RegistryClient(p.registry, { auth: p.auth });
-        // What is really in the registry: a build whose manifest is gone is gone.
-        if ((await client.resolve(p.repository, p.digest)) !== p.digest) return { id: "", props: {} };
-        return { id, props };
-    },
+    // What is really in the registry: a build whose manifest is gone is gone.
+    read: (id, props) => readHostedManifest(id, props as ImageBuildOutputs),
 
     async delete(_id, props) {
         const p = props as ImageBuildOutputs;

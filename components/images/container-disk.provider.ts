@@ -14,7 +14,7 @@ import { diffOn, isUnknown } from "../dynamic";
 import { run } from "../exec";
 import { sha256Hasher } from "../hash";
 import { FORMATS, type DiskFormat } from "../prestage/layout";
-import { containerToolFlags, isValidRepository, isValidTag, RegistryClient, type RegistryAuth, sha256Digest, withAuthFile } from "../registry/client";
+import { containerToolFlags, isValidRepository, isValidTag, readHostedManifest, RegistryClient, type RegistryAuth, sha256Digest, withAuthFile } from "../registry/client";
 import { withTempDir } from "../temp-dir";
 
 export interface ContainerDiskInputs {
@@ -187,11 +187,7 @@ export const provider: ProviderImpl = {
         }
         return { outs: { ...o, ...n } };
     },
-    async read(id, props) {
-        const p = props as ContainerDiskOutputs;
-        const client = new RegistryClient(p.registry, { auth: p.auth });
-        return (await client.resolve(p.repository, p.digest)) === p.digest ? { id, props } : { id: "", props: {} };
-    },
+    read: (id, props) => readHostedManifest(id, props as ContainerDiskOutputs),
     async delete(_id, props) {
         const p = props as ContainerDiskOutputs;
         await new RegistryClient(p.registry, { auth: p.auth }).deleteManifest(p.repository, p.digest);

@@ -324,3 +324,13 @@ export function containerToolFlags(registry: string, authFile: string | undefine
     if (authFile) flags.push(`--${prefix}authfile`, authFile);
     return flags;
 }
+
+/**
+ * A dynamic provider's `read` for a resource that is one manifest in a registry (a build, a
+ * mirrored copy, a container disk): what is really there — its props while
+ * `registry/repository@digest` resolves to that digest, gone otherwise.
+ */
+export async function readHostedManifest<P extends { registry: string; repository: string; digest: string; auth?: RegistryAuth }>(id: string, props: P): Promise<{ id: string; props: P | Record<string, never> }> {
+    const there = (await new RegistryClient(props.registry, { auth: props.auth }).resolve(props.repository, props.digest)) === props.digest;
+    return there ? { id, props } : { id: "", props: {} };
+}

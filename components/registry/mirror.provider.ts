@@ -6,7 +6,7 @@ import type { ProviderImpl } from "../dynamic";
 import { diffOn, isUnknown } from "../dynamic";
 import { verifyImageSignature } from "../supply-chain/attachments";
 import { attachmentTag } from "../supply-chain/sigstore";
-import { isDigest, isValidRepository, isValidTag, type Manifest, RegistryClient, type RegistryAuth } from "./client";
+import { isDigest, isValidRepository, isValidTag, type Manifest, readHostedManifest, RegistryClient, type RegistryAuth } from "./client";
 
 export interface MirrorInputs {
     name: string;
@@ -127,11 +127,7 @@ export const provider: ProviderImpl = {
     async update(_id, _olds, news) {
         return { outs: await mirror(news as MirrorInputs) };
     },
-    async read(id, props) {
-        const p = props as MirrorOutputs;
-        const to = new RegistryClient(p.registry, { auth: p.auth });
-        return (await to.resolve(p.repository, p.digest)) === p.digest ? { id, props } : { id: "", props: {} };
-    },
+    read: (id, props) => readHostedManifest(id, props as MirrorOutputs),
     async delete(_id, props) {
         const p = props as MirrorOutputs;
         const to = new RegistryClient(p.registry, { auth: p.auth });

@@ -9,13 +9,12 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../components/exec";
 import { type BootArtifactsOutputs, provider } from "../../components/storage/boot-artifacts.provider";
-import { provider as bucketProvider } from "../../components/storage/s3-bucket.provider";
 import { headObject, readObject } from "../../components/storage/upload";
 import { generateSigningKey, KEY_MISMATCH } from "../../components/supply-chain/sigstore";
 import type { RunningRegistry } from "../../scripts/services/registry";
 import type { RunningS3 } from "../../scripts/services/s3";
 import { testRegistry } from "../support/registry";
-import { testS3 } from "../support/s3";
+import { testBucket, testS3 } from "../support/s3";
 
 const fleet = generateSigningKey();
 const other = generateSigningKey();
@@ -44,13 +43,7 @@ beforeAll(async () => {
     s3 = await testS3();
     work = await fs.mkdtemp(path.join(os.tmpdir(), "if-boot-sig-test-"));
     ref = await pushTinyBootable(path.join(work, "image"));
-    await bucketProvider.create({
-        name: "boot-images",
-        s3: { endpoint: s3.endpoint, region: "us-east-1", pathStyle: true },
-        credentials: { accessKeyId: s3.connection.accessKeyId, secretAccessKey: s3.connection.secretAccessKey },
-        noncurrentVersionDays: 30,
-        forceDestroy: true,
-    });
+    await testBucket(s3, "boot-images");
     await fs.writeFile(path.join(work, "fleet.pub"), fleet.publicKey);
     await fs.writeFile(path.join(work, "other.pub"), other.publicKey);
 }, 10 * 60_000);

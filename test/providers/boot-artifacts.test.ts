@@ -12,7 +12,6 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../components/exec";
 import { provider, pickKernel, type BootArtifactsOutputs, type BootManifest } from "../../components/storage/boot-artifacts.provider";
-import { provider as bucketProvider } from "../../components/storage/s3-bucket.provider";
 import { s3Client } from "../../components/storage/s3";
 import { headObject, verifyObject } from "../../components/storage/upload";
 import type { RunningRegistry } from "../../scripts/services/registry";
@@ -20,7 +19,7 @@ import type { RunningS3 } from "../../scripts/services/s3";
 import { bootTest } from "../../components/images/boot-test.provider";
 import { buildCatalogImage } from "../support/catalog-image";
 import { testRegistry } from "../support/registry";
-import { testS3 } from "../support/s3";
+import { testBucket, testS3 } from "../support/s3";
 
 let s3: RunningS3;
 let registry: RunningRegistry;
@@ -36,13 +35,7 @@ beforeAll(async () => {
     ref = await buildCatalogImage(registry.address, catalog, "edge-node", base);
     console.log(`catalog base and edge-node built in ${Math.round((Date.now() - started) / 1000)}s`);
     s3 = await testS3();
-    await bucketProvider.create({
-        name: "boot-images",
-        s3: { endpoint: s3.endpoint, region: "us-east-1", pathStyle: true },
-        credentials: { accessKeyId: s3.connection.accessKeyId, secretAccessKey: s3.connection.secretAccessKey },
-        noncurrentVersionDays: 30,
-        forceDestroy: true,
-    });
+    await testBucket(s3, "boot-images");
 }, 60 * 60_000); // two image builds with a kernel: tens of minutes on a busy 2-core machine
 
 afterAll(async () => {

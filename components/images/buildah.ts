@@ -8,7 +8,7 @@ import { containerToolFlags, isDigest, parseRef, type RegistryAuth, RegistryClie
 import type { PackageManager, Source } from "./catalog";
 import { canonicalJson } from "./definition";
 import { sha256Hex } from "../hash";
-import { processRuns, withTempDir } from "../temp-dir";
+import { processRuns } from "../temp-dir";
 import { parseDpkgStatus } from "../supply-chain/sbom";
 
 
@@ -251,14 +251,4 @@ export async function pushLayout(dir: string, digest: string, repositoryRef: str
         if (down) throw new Error(`${down.message}; the push of ${repositoryRef}@${digest} failed: ${(e as Error).message}`);
         throw e;
     }
-}
-
-/** Pushes a local image to `host/repository` by digest (no tag); returns the digest. */
-export function pushByDigest(storage: string, imageId: string, repositoryRef: string, authFile: string | undefined, log: Log): Promise<string> {
-    return withTempDir("if-push-", async (dir) => {
-        const layout = path.join(dir, "layout");
-        const digest = await exportLayout(storage, imageId, layout);
-        await pushLayout(layout, digest, repositoryRef, authFile, log);
-        return digest;
-    });
 }

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider as buildProvider } from "../../components/images/build.provider";
 import { cacheDir as defaultCacheDir } from "../../components/cache";
-import { bootstrapRootfs, buildah, pushByDigest } from "../../components/images/buildah";
+import { bootstrapRootfs, buildah, exportLayout, pushLayout } from "../../components/images/buildah";
 import { withTempDir } from "../../components/temp-dir";
 import { provider as releaseProvider } from "../../components/images/release.provider";
 import { resolveInRoot, runImageTests, provider as testProvider } from "../../components/images/test.provider";
@@ -35,7 +35,8 @@ describe("image providers against real tools", () => {
             await fs.writeFile(path.join(dir, "Containerfile"), "FROM scratch\nADD rootfs.tar /\nRUN ln -s /etc/hostname-target /etc/abs-link && echo inside > /etc/hostname-target && chmod 0640 /etc/hostname-target\n");
             await buildah(storage, ["bud", "--isolation", "chroot", "--layers=false", "--iidfile", path.join(dir, "iid"), "-f", path.join(dir, "Containerfile"), dir]);
             const id = (await fs.readFile(path.join(dir, "iid"), "utf8")).trim();
-            digest = await pushByDigest(storage, id, `${reg.address}/t/img`, undefined, say);
+            digest = await exportLayout(storage, id, path.join(dir, "layout"));
+            await pushLayout(path.join(dir, "layout"), digest, `${reg.address}/t/img`, undefined, say);
             await buildah(storage, ["rmi", "-f", id]);
         }, path.join(cacheDir, "tmp"));
         ref = `${reg.address}/t/img@${digest}`;

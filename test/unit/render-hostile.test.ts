@@ -86,7 +86,7 @@ describe("Containerfile RUN lines", () => {
         expect(runs).toHaveLength(4);
         const argv = (await Promise.all(runs.map((r) => calls(r.slice(4))))).flat();
         expect(existsSync(pwned)).toBe(false);
-        expect(argv).toContainEqual(["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...[...values].sort()]);
+        expect(argv).toContainEqual(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold", ...[...values].sort()]);
         expect(argv).toContainEqual(["useradd", "--create-home", "--shell", values[3], "--groups", values[2], values[0]]);
         expect(argv).toContainEqual(["systemctl", "enable", ...values]);
         expect(argv).toContainEqual(["systemctl", "disable", values[1]]);

@@ -29,7 +29,7 @@ describe("Containerfile (bootc style)", () => {
     it("the base bootstraps a root filesystem and installs packages with apt", () => {
         const cf = resolved.get("base")!.containerfile;
         expect(cf).toMatch(/^FROM scratch\nADD rootfs\.tar \/$/m);
-        expect(cf).toMatch(/apt-get install -y -qq --no-install-recommends ca-certificates initramfs-tools linux-image-cloud-amd64 sudo/);
+        expect(cf).toMatch(/apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold ca-certificates initramfs-tools linux-image-cloud-amd64 sudo/);
         expect(cf).toContain('"containers.bootc"="1"');
     });
 

@@ -44,8 +44,11 @@ const words = (list: string[]) => list.map(runWord).join(" ");
 
 function installPackages(pm: PackageManager, packages: string[]): string {
     const list = words([...packages].sort());
+    // --force-confold: a config file the image already has (the fleet's containers policy a parent
+    // ships) stays; without it a package carrying the same file (skopeo's containers-common) asks
+    // dpkg's conffile question and the build fails.
     return pm === "apt"
-        ? `RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${list} && apt-get clean && rm -rf /var/lib/apt/lists/*`
+        ? `RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold ${list} && apt-get clean && rm -rf /var/lib/apt/lists/*`
         : `RUN dnf -y install ${list} && dnf clean all`;
 }
 

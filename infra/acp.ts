@@ -5,6 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import { AcpServices, BuilderVm, catalogDigest, kubeProvider, type PipelineImage, type ReleasedDisk, TektonPipeline, unknownImages, VmTemplates } from "../components/acp";
 import type { VmTemplateOutput } from "../components/contract";
+import type { RemoteBuilder } from "../components/images";
 import { ImageRegistry } from "../components/registry";
 import { type AcpSiteConfig, ConfigError, NAMESPACE } from "./config";
 
@@ -21,22 +22,27 @@ export interface AcpInputs {
      * templates); undefined when the site builds nothing (a site served by a hub).
      */
     booted?: string[];
-    /** Released disk images (container disks by digest); each gets a VM template with acp.vmTemplates. */
-    releasedDisks?: ReleasedDisk<pulumi.Input<string>>[];
     /** For an ephemeral builder VM: what it is made for (e.g. a hash of the pending composes). */
     builderGeneration?: string;
-    /** What runs on the builder VM (its composes): an ephemeral builder is powered off once they are done. */
-    builderWork?: pulumi.CustomResource[];
+}
+
+/** What the ACP part gets once the images are built: released disks and the builder's work. */
+export interface AcpResults {
+    /** Released disk images (container disks by digest); each gets a VM template with acp.vmTemplates. */
+    releasedDisks: ReleasedDisk<pulumi.Input<string>>[];
+    /** What ran on the builder VM (its composes): an ephemeral builder is powered off once they are done. */
+    builderWork: pulumi.CustomResource[];
 }
 
 export interface AcpDeployment {
     services: AcpServices;
     registry: ImageRegistry;
     builderVm?: BuilderVm;
-    /** The ephemeral builder's poweroff, after its work. */
-    builderRelease?: command.remote.Command;
     pipeline?: TektonPipeline;
-    vmTemplates: Record<string, pulumi.Output<VmTemplateOutput>>;
+    /** The images composed on the builder VM (acp.builderVm.composes), for the image pipeline. */
+    remoteBuilder?: RemoteBuilder;
+    /** The second half, once the images are built: the builder's release and the VM templates. */
+    complete(results: AcpResults): { builderRelease?: command.remote.Command; vmTemplates: Record<string, pulumi.Output<VmTemplateOutput>> };
 }
 
 export const SERVICE_ACCOUNTS = { pipeline: "image-factory-pipeline", trigger: "image-factory-trigger" };
@@ -54,6 +60,17 @@ function problemsOf(config: AcpSiteConfig, inputs: AcpInputs): string[] {
         else {
             for (const u of unknownImages(acp.pipeline.images, names)) fail(`acp.pipeline.images[${u.index}]`, `unknown image "${u.name}" (the catalog has: ${known})`);
         }
+    }
+    const composes = acp.builderVm?.composes ?? [];
+    if (composes.length && !inputs.catalog) fail("acp.builderVm.composes", "composes build the site's own images; a site served by a hub (hub.stack) mirrors them");
+    else if (inputs.catalog) {
+        const unknown = unknownImages(composes, names);
+        for (const u of unknown) fail(`acp.builderVm.composes[${u.index}]`, `unknown image "${u.name}" (the catalog has: ${known})`);
+        composes.forEach((name, i) => {
+            const image = names.find((n) => n.name === name);
+            if (image && !image.parent)
+                fail(`acp.builderVm.composes[${i}]`, `"${name}" is a root image: a compose builds on a catalog parent, and a root is built from packages on the machine that runs up`);
+        });
     }
     if (acp.vmTemplates && !inputs.booted) {
         fail("acp.vmTemplates", "a site served by a hub (hub.stack) mirrors images, not their VM disks; VM templates are made from the images a site builds and boots itself");
@@ -157,9 +174,18 @@ export function deployAcp(config: AcpSiteConfig, inputs: AcpInputs = {}, opts: p
         );
     }
 
-    // An ephemeral builder runs once: power it off when its work is done, so it
-    // does not hold the cluster's CPU and memory until the next `up`.
-    const builderRelease = builderVm && acp.builderVm?.ephemeral ? builderVm.release(inputs.builderWork ?? []) : undefined;
+    // The images composed on the builder: built there, on their tested parent, and pushed to the site registry.
+    const composes = acp.builderVm?.composes ?? [];
+    const remoteBuilder: RemoteBuilder | undefined =
+        builderVm && composes.length
+            ? {
+                  images: composes,
+                  compose: (image, job) => {
+                      const c = builderVm!.compose(image, job);
+                      return { ref: c.ref, step: c.command };
+                  },
+              }
+            : undefined;
 
     let pipeline: TektonPipeline | undefined;
     if (acp.pipeline && inputs.catalog) {
@@ -194,27 +220,33 @@ export function deployAcp(config: AcpSiteConfig, inputs: AcpInputs = {}, opts: p
         );
     }
 
-    let vmTemplates: Record<string, pulumi.Output<VmTemplateOutput>> = {};
-    if (acp.vmTemplates) {
-        const t = acp.vmTemplates;
-        const disks = (inputs.releasedDisks ?? []).filter((d) => !t.images || t.images.includes(d.name));
-        vmTemplates = new VmTemplates(
-            `${site.name}-vm-templates`,
-            {
-                site: site.name,
-                namespace: acp.namespace,
-                disks,
-                storage: t.storage,
-                storageClass: t.storageClass,
-                registrySecret: registry.cdiSecretName,
-                cpu: t.cpu,
-                memory: t.memory,
-                waitSeconds: acp.waitTimeoutSeconds,
-                provider,
-                dependsOn: [services.workloadNamespace, services.hyperConverged, ...registry.secrets],
-            },
-            parent,
-        ).templates;
-    }
-    return { services, registry, builderVm, builderRelease, pipeline, vmTemplates };
+    const complete = (results: AcpResults) => {
+        // An ephemeral builder runs once: power it off when its work is done, so it
+        // does not hold the cluster's CPU and memory until the next `up`.
+        const builderRelease = builderVm && acp.builderVm?.ephemeral ? builderVm.release(results.builderWork) : undefined;
+        let vmTemplates: Record<string, pulumi.Output<VmTemplateOutput>> = {};
+        if (acp.vmTemplates) {
+            const t = acp.vmTemplates;
+            const disks = results.releasedDisks.filter((d) => !t.images || t.images.includes(d.name));
+            vmTemplates = new VmTemplates(
+                `${site.name}-vm-templates`,
+                {
+                    site: site.name,
+                    namespace: acp.namespace,
+                    disks,
+                    storage: t.storage,
+                    storageClass: t.storageClass,
+                    registrySecret: registry.cdiSecretName,
+                    cpu: t.cpu,
+                    memory: t.memory,
+                    waitSeconds: acp.waitTimeoutSeconds,
+                    provider,
+                    dependsOn: [services.workloadNamespace, services.hyperConverged, ...registry.secrets],
+                },
+                parent,
+            ).templates;
+        }
+        return { builderRelease, vmTemplates };
+    };
+    return { services, registry, builderVm, pipeline, remoteBuilder, complete };
 }

@@ -20,6 +20,8 @@ export interface AcpConfig {
     builderVm?: Omit<BuilderVmInput, "site" | "namespace" | "serviceType" | "generation"> & {
         /** LoadBalancer, or NodePort with the address of a node composes reach. */
         service: { type: "LoadBalancer" } | { type: "NodePort"; host: string };
+        /** Catalog images built on the builder (composes) rather than on this machine. */
+        composes: string[];
     };
     pipeline?: {
         git: { url: string; revision: string };
@@ -119,6 +121,7 @@ function acpConfig(a: NonNullable<StackConfig["acp"]>): AcpConfig {
             sshUser: vm.sshUser!,
             source,
             sshPublicKey: vm.sshPublicKey,
+            composes: vm.composes!,
             service: svc.type === "NodePort" ? { type: "NodePort", host: svc.host ?? "" } : { type: "LoadBalancer" },
         };
     }

@@ -170,6 +170,12 @@ export const AcpSection = Strict({
             ephemeral: Type.Optional(Type.Boolean({ default: false })),
             sshUser: Type.Optional(Pattern(/^[a-z_][a-z0-9_-]{0,31}$/, "a user name", { default: "builder" })),
             sshPublicKey: Pattern(PATTERNS.sshPublicKey, "an OpenSSH public key line (ssh-ed25519 AAAA…)"),
+            composes: Type.Optional(
+                Type.Array(DnsLabel("an image name"), {
+                    default: [],
+                    description: "Catalog images built on the builder VM (composes) instead of on the machine that runs `up`; each needs a catalog parent.",
+                }),
+            ),
             service: Type.Optional(
                 Strict(
                     {

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { PipelineImage } from "../components/acp";
 import { cacheDir } from "../components/cache";
+import { sha256Hex } from "../components/hash";
 import {
     type Catalog,
     CatalogError,
@@ -12,6 +13,7 @@ import {
     fileBytes,
     ImagePipeline,
     loadCatalog,
+    type RemoteBuilder,
     refreshRequestedAt,
     renderBlueprint,
     renderKiwiRecipe,
@@ -27,7 +29,7 @@ import { definitionsCommit, mirroredOutput, withDevicePolicy } from "./supply-ch
 import { keyFingerprint } from "../components/supply-chain";
 import { deployPrestage, releasedRefs } from "./prestage";
 import { bootArtifactsOutput, bucketsOutput, deployArtifactStore, publishBootArtifacts, publishVmDisks } from "./artifacts";
-import { ConfigError, NAMESPACE, onAcp, type SiteConfig } from "./config";
+import { type AcpSiteConfig, ConfigError, NAMESPACE, onAcp, type SiteConfig } from "./config";
 import { projectRoot } from "./project-root";
 import type { SiteResult } from "./outputs";
 import { type BootArtifactsOutput, type DiskOutput, type ImageOutput, SiteReference } from "../components/contract";
@@ -59,17 +61,18 @@ export function deploySite(config: SiteConfig): SiteResult {
     // Buckets for recipes, boot artifact sets and pre-staged disks.
     const store = deployArtifactStore(config);
 
+    // The ACP's own services, registry, builder VM (where composes run) and in-cluster
+    // pipeline, rendered from the same catalog and hashes.
+    const acp = cluster ? deployAcp(cluster, { ...acpInputs, builderGeneration: resolved && builderGeneration(cluster, resolved) }) : undefined;
     // The booted disks of the images with VM templates are pushed as container disks too.
     const containerDisks = cluster && acpInputs.booted ? vmTemplateImages(cluster, acpInputs.booted) : [];
     const { pipeline, released } =
         source.kind === "build"
-            ? buildImages(config, source.resolved, auth, root, containerDisks)
+            ? buildImages(config, source.resolved, auth, root, containerDisks, acp?.remoteBuilder)
             : { pipeline: undefined, released: mirrorHub(source.hub, config.registry, names, auth, config.signing?.publicKey) };
-
-    // The ACP's own services, registry, builder VM, in-cluster pipeline (rendered from
-    // the same catalog and hashes) and a VM template per container disk.
+    // Then the builder is released after its composes, and each container disk gets a VM template.
     const releasedDisks = Object.entries(pipeline?.containerDisks ?? {}).map(([name, d]) => ({ name, version: resolved!.get(name)!.def.version, diskRef: d.ref }));
-    const acp = cluster ? deployAcp(cluster, { ...acpInputs, releasedDisks }) : undefined;
+    const acpDone = acp?.complete({ releasedDisks, builderWork: pipeline?.composes ?? [] });
     // Booted VM disks, with their kernel, initrd and manifest, go to the boot-images bucket.
     const images = store && pipeline ? publishVmDisks(store, pipeline, released) : released;
     // A hub with rollout groups moves each group's channel as the wave planner says;
@@ -141,11 +144,27 @@ export function deploySite(config: SiteConfig): SiteResult {
         published[name] = pulumi.all([d, obj.url]).apply(([x, url]) => ({ ...x, url }));
     }
     const signing = config.signing && { publicKey: config.signing.publicKey, keyFingerprint: keyFingerprint(config.signing.publicKey) };
-    return { images, vmTemplates: acp?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts, disks: pulumi.all(published), rollout, rolloutReport, signing };
+    return { images, vmTemplates: acpDone?.vmTemplates, buckets: store && bucketsOutput(store), bootArtifacts, disks: pulumi.all(published), rollout, rolloutReport, signing };
 }
 
 /** The site's own image pipeline: build → test → boot → release, into the site's registry. */
-function buildImages(config: SiteConfig, resolved: Map<string, ResolvedImage>, auth: pulumi.Output<RegistryAuth> | undefined, root: string, containerDisks: string[]) {
+/**
+ * What an ephemeral builder VM is made for: the definitions of the images composed on it.
+ * A new one (an image or an ancestor changed) is a fresh VM, as the stopped one does not start again.
+ */
+function builderGeneration(config: AcpSiteConfig, resolved: Map<string, ResolvedImage>): string | undefined {
+    const composes = config.acp.builderVm?.composes ?? [];
+    return composes.length ? sha256Hex(composes.map((n) => resolved.get(n)?.definitionHash ?? n).join("\n")) : undefined;
+}
+
+function buildImages(
+    config: SiteConfig,
+    resolved: Map<string, ResolvedImage>,
+    auth: pulumi.Output<RegistryAuth> | undefined,
+    root: string,
+    containerDisks: string[],
+    remoteBuilder: RemoteBuilder | undefined,
+) {
     const pipeline = new ImagePipeline("images", {
         images: resolved,
         registry: config.registry.url,
@@ -169,6 +188,7 @@ function buildImages(config: SiteConfig, resolved: Map<string, ResolvedImage>, a
         signing: config.signing?.key && { key: config.signing.key, publicKey: config.signing.publicKey, commit: pulumi.output(definitionsCommit(root)) },
         refreshRequestedAt: refreshRequestedAt(),
         containerDisks,
+        remoteBuilder,
     });
     return { pipeline, released: pipeline.released };
 }

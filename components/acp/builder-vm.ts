@@ -1,12 +1,37 @@
 // BuilderVm: where composes run on the ACP (see render/builder-vm.ts). Composes
-// reach it with `connection` (command.remote), after `ready` (cloud-init done).
-// An ephemeral builder runs once: `release(after)` powers it off when the
-// composes are done, and KubeVirt does not start it again.
+// reach it with `connection` (command.remote), after `ready` (cloud-init done):
+// `compose(image, job)` builds one catalog image there and pushes it to the site
+// registry (render/compose.ts). An ephemeral builder runs once: `release(after)`
+// powers it off when the composes are done, and KubeVirt does not start it again.
 import * as command from "@pulumi/command";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { declare } from "../kube";
+import { authJson, isLoopback, type RegistryAuth } from "../registry";
 import { type BuilderVmInput, renderBuilderVm } from "./render/builder-vm";
+import { COMPOSE_SCRIPT, composedDigest, renderComposeInput } from "./render/compose";
+import { buildTag } from "./render/pipeline";
+
+/** What a compose builds: one catalog image's rendered context on its tested parent. */
+export interface ComposeArgs {
+    /** host[:port] of the site registry, and the image's repository there. */
+    registry: string;
+    repository: string;
+    /** The image's definition hash: the compose pushes to its `build-<hash>` tag, as the in-cluster pipeline does. */
+    definitionHash: string;
+    /** The tested parent, host/repository@sha256:…. */
+    parentRef: pulumi.Input<string>;
+    labels: pulumi.Input<Record<string, string>>;
+    context: Record<string, { text?: string; base64?: string }>;
+    /** Push credentials (a secret). */
+    auth?: pulumi.Input<RegistryAuth | undefined>;
+}
+
+export interface Compose {
+    /** What the compose pushed: host/repository@sha256:…. */
+    ref: pulumi.Output<string>;
+    command: command.remote.Command;
+}
 
 export interface BuilderVmArgs extends BuilderVmInput {
     provider: k8s.Provider;
@@ -62,6 +87,34 @@ export class BuilderVm extends pulumi.ComponentResource {
             { parent: this, dependsOn: [this.vm, this.service] },
         );
         this.registerOutputs({ connection: this.connection });
+    }
+
+    /**
+     * Builds one image on the builder with buildah and pushes it to
+     * `<registry>/<repository>:build-<hash>`; the digest it reports is the result.
+     * It runs again when the image's definition, context or parent changes.
+     */
+    compose(image: string, args: ComposeArgs): Compose {
+        const target = `${args.registry}/${args.repository}:${buildTag(args.definitionHash)}`;
+        // Everything reaches the script on stdin, the credentials inside: stdin is a secret.
+        const stdin = pulumi.secret(
+            pulumi.all([args.parentRef, args.labels, args.auth]).apply(([parentRef, labels, auth]) =>
+                renderComposeInput({
+                    target,
+                    parentRef,
+                    tlsVerify: !isLoopback(args.registry),
+                    labels,
+                    context: args.context,
+                    authJson: auth ? authJson(args.registry, auth) : undefined,
+                }),
+            ),
+        );
+        const cmd = new command.remote.Command(
+            `${this.builderName}-compose-${image}`,
+            { connection: this.connection, create: COMPOSE_SCRIPT, stdin },
+            { parent: this, dependsOn: [this.ready], customTimeouts: { create: "60m", update: "60m" } },
+        );
+        return { command: cmd, ref: cmd.stdout.apply((out) => `${target.slice(0, target.lastIndexOf(":"))}@${composedDigest(out)}`) };
     }
 
     /**

@@ -49,6 +49,11 @@ export interface ImageBuildInputs {
     auth?: RegistryAuth;
     /** A root image's refresh policy (null for a child: it rebuilds when its parent does). */
     refresh?: RefreshPolicy | null;
+    /**
+     * Composed elsewhere (on the ACP's builder VM): what the compose pushed,
+     * host/repo@sha256:…. Nothing is built here; the build is that image, once the registry has it.
+     */
+    composedRef?: string;
 }
 
 /** When a root image is rebuilt from fresh packages although its definition did not change. */
@@ -111,10 +116,15 @@ export function packageChanges(before: string[], after: string[]): string[] {
 }
 
 /** Inputs whose change means a new build. */
-const REBUILD_KEYS = ["definitionHash", "parentRef", "version"];
+const REBUILD_KEYS = ["definitionHash", "parentRef", "version", "composedRef"];
 /** Inputs whose change means a different image altogether. */
 const REPLACE_KEYS = ["registry", "repository"];
 const keyDiff = diffOn(REPLACE_KEYS, REBUILD_KEYS);
+
+/** The labels every build sets, here or composed elsewhere: what it was built from. */
+export function buildLabels(definitionHash: string, parentRef: string | null): Record<string, string> {
+    return { "io.image-factory.definition-hash": definitionHash, ...(parentRef ? { "io.image-factory.parent": parentRef } : {}) };
+}
 
 const log = (name: string) => (line: string) => console.log(`[build ${name}] ${line}`);
 
@@ -144,6 +154,13 @@ async function build(inputs: ImageBuildInputs, fresh?: { previous: string[] | nu
             throw new Error(`${inputs.name}: will not build on ${inputs.parentRef}: ${e.message}`);
         });
         say(`parent ${inputs.parentRef} verified with the fleet key`);
+    }
+    if (inputs.composedRef) {
+        const digest = inputs.composedRef.split("@")[1];
+        if (inputs.composedRef !== `${repositoryRef}@${digest}`) throw new Error(`${inputs.name}: the compose pushed ${inputs.composedRef}, not an image of ${repositoryRef}`);
+        if ((await client.resolve(inputs.repository, digest)) !== digest) throw new Error(`${inputs.name}: the compose reported ${inputs.composedRef}, which the registry does not have`);
+        say(`composed on the builder VM: ${inputs.composedRef}`);
+        return { digest, ref: inputs.composedRef, packages: null, refreshedAt: null };
     }
     await readyStorage(inputs.storage, say);
     const cacheKey = buildCacheKey(inputs);
@@ -182,10 +199,7 @@ async function build(inputs: ImageBuildInputs, fresh?: { previous: string[] | nu
                 parentRef: inputs.parentRef ?? undefined,
                 sourceRef: inputs.source?.kind === "image" ? inputs.source.ref : undefined,
                 pull: fresh && inputs.source?.kind === "image" ? "always" : "false",
-                labels: {
-                    "io.image-factory.definition-hash": inputs.definitionHash,
-                    ...(inputs.parentRef ? { "io.image-factory.parent": inputs.parentRef } : {}),
-                },
+                labels: buildLabels(inputs.definitionHash, inputs.parentRef),
                 authFile,
                 log: say,
             });
@@ -231,6 +245,10 @@ export const provider: ProviderImpl = {
         const parent = news.parentRef;
         if (parent !== null && parent !== undefined && !isUnknown(parent) && (typeof parent !== "string" || !isDigest(parent.split("@")[1] ?? ""))) {
             failures.push({ property: "parentRef", reason: `the parent must be referenced by digest (host/repo@sha256:…), got ${JSON.stringify(parent)}` });
+        }
+        const composed = news.composedRef;
+        if (composed !== undefined && !isUnknown(composed) && (typeof composed !== "string" || !isDigest(composed.split("@")[1] ?? ""))) {
+            failures.push({ property: "composedRef", reason: `a compose's result must be referenced by digest (host/repo@sha256:…), got ${JSON.stringify(composed)}` });
         }
         if (!isUnknown(news.context) && (typeof news.context !== "object" || !news.context?.Containerfile)) {
             failures.push({ property: "context", reason: "the build context must contain a Containerfile" });

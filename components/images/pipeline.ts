@@ -9,7 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageOutput, VmDiskOutput } from "../contract";
 import { isDigest, type RegistryAuth } from "../registry/client";
-import type { BuildRecord, ContextFile } from "./build.provider";
+import { type BuildRecord, buildLabels, type ContextFile } from "./build.provider";
 import { CatalogError } from "./catalog";
 import type { ResolvedImage } from "./definition";
 import type { Accel, BootProbe } from "./boot-test.provider";
@@ -63,6 +63,26 @@ export interface ImagePipelineArgs {
      * those without a boot gate (not bootable, or no `boot`) have none.
      */
     containerDisks?: string[];
+    /** Builds these images elsewhere (the ACP's builder VM): the rest build on this machine. */
+    remoteBuilder?: RemoteBuilder;
+}
+
+/** Where some images are built instead of this machine: each named image is composed there, on its tested parent. */
+export interface RemoteBuilder {
+    images: string[];
+    /** Starts the image's compose: `ref` is what it pushed (host/repository@sha256:…), `step` the resource that runs it. */
+    compose(image: string, job: RemoteBuildJob): { ref: pulumi.Output<string>; step: pulumi.CustomResource };
+}
+
+export interface RemoteBuildJob {
+    registry: string;
+    repository: string;
+    definitionHash: string;
+    parentRef: pulumi.Output<string>;
+    /** The labels a build here would set. */
+    labels: pulumi.Output<Record<string, string>>;
+    context: Record<string, ContextFile>;
+    auth?: pulumi.Input<RegistryAuth>;
 }
 
 /** Where an image's container disk goes: beside the image, in a repository of its own. */
@@ -123,6 +143,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
     readonly signatures: Record<string, ImageSign> = {};
     /** Container disks of booted images, by name (see ImagePipelineArgs.containerDisks). */
     readonly containerDisks: Record<string, ContainerDisk> = {};
+    /** The composes run elsewhere (see ImagePipelineArgs.remoteBuilder). */
+    readonly composes: pulumi.CustomResource[] = [];
     /** Released images by name: the outputs contract's `images`. */
     readonly released: pulumi.Output<Record<string, ReleasedImage>>;
 
@@ -145,6 +167,22 @@ export class ImagePipeline extends pulumi.ComponentResource {
             const repository = `${args.namespace}/${image}`;
             // The parent's digest that passed its gates (and, with a fleet key, was signed).
             const parentPassed = r.parent ? (this.signatures[r.parent] ?? this.boots[r.parent] ?? this.tests[r.parent]) : undefined;
+            const context = contextInputs(r.context);
+            let composedRef: pulumi.Output<string> | undefined;
+            if (args.remoteBuilder?.images.includes(image)) {
+                if (!parentPassed) throw new CatalogError([`${image}: a compose builds on a catalog parent, and ${image} is a root image; it is built on this machine`]);
+                const compose = args.remoteBuilder.compose(image, {
+                    registry: args.registry,
+                    repository,
+                    definitionHash: r.definitionHash,
+                    parentRef: parentPassed.ref,
+                    labels: parentPassed.ref.apply((p) => buildLabels(r.definitionHash, p)),
+                    context,
+                    auth: args.auth,
+                });
+                this.composes.push(compose.step);
+                composedRef = compose.ref;
+            }
             const build = new ImageBuild(
                 image,
                 {
@@ -154,7 +192,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                     repository,
                     definitionHash: r.definitionHash,
                     containerfile: r.containerfile,
-                    context: contextInputs(r.context),
+                    context,
                     source: r.def.source ?? null,
                     parentRef: parentPassed ? parentPassed.ref : null,
                     parentPublicKey: r.parent && args.signing ? args.signing.publicKey : null,
@@ -169,6 +207,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                         r.def.source && (r.def.refresh || args.refreshRequestedAt)
                             ? { everySeconds: r.def.refresh?.everySeconds ?? null, requestedAt: args.refreshRequestedAt ?? null, packageManager: r.packageManager }
                             : null,
+                    ...(composedRef ? { composedRef } : {}),
                 },
                 { parent: this },
             );

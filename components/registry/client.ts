@@ -300,6 +300,11 @@ function basic(a: RegistryAuth): string {
     return `Basic ${Buffer.from(`${a.username}:${a.password}`).toString("base64")}`;
 }
 
+/** A containers auth file (auth.json) holding `auth` for `registry`: a secret. */
+export function authJson(registry: string, auth: RegistryAuth): string {
+    return JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${auth.username}:${auth.password}`).toString("base64") } } });
+}
+
 /**
  * Runs `fn` with the path of a containers auth file (0600, in a private temp
  * folder, removed afterwards) holding `auth` for `registry`, so that buildah and
@@ -310,7 +315,7 @@ export async function withAuthFile<T>(registry: string, auth: RegistryAuth | und
     // withTempDir: the folder of a killed process (credentials inside) is swept by the next one.
     return withTempDir("if-auth-", async (dir) => {
         const file = path.join(dir, "auth.json");
-        await fs.writeFile(file, JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${auth.username}:${auth.password}`).toString("base64") } } }), {
+        await fs.writeFile(file, authJson(registry, auth), {
             mode: 0o600,
         });
         return fn(file);

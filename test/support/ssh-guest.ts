@@ -20,7 +20,7 @@ export interface SshGuest {
     privateKey: string;
     publicKey: string;
     dir: string;
-    /** The commands sessions ran, oldest first. */
+    /** The commands sessions ran (each a whole command line or script), oldest first. */
     commands(): Promise<string[]>;
     /** True once the guest was told to power off. */
     poweredOff(): boolean;
@@ -51,7 +51,8 @@ export async function startSshGuest(): Promise<SshGuest> {
             "#!/bin/sh",
             `GUEST_DIR=${dir}; export GUEST_DIR`,
             `PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin; export PATH`,
-            'printf "%s\\n" "$SSH_ORIGINAL_COMMAND" >> "$GUEST_DIR/commands.log"',
+            // One line per command, whatever it holds (a compose's script has many): its base64.
+            '{ printf "%s" "$SSH_ORIGINAL_COMMAND" | base64 -w0; echo; } >> "$GUEST_DIR/commands.log"',
             'cd "$GUEST_DIR"',
             'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"',
             "",
@@ -112,7 +113,8 @@ export async function startSshGuest(): Promise<SshGuest> {
         publicKey,
         dir,
         async commands() {
-            return (await fs.readFile(f("commands.log"), "utf8").catch(() => "")).split("\n").filter(Boolean);
+            const lines = (await fs.readFile(f("commands.log"), "utf8").catch(() => "")).split("\n").filter(Boolean);
+            return lines.map((l) => Buffer.from(l, "base64").toString());
         },
         poweredOff: () => existsSync(f("poweroff")),
         clearPoweroff: () => fs.rm(f("poweroff"), { force: true }),

@@ -6,13 +6,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { BuilderVm } from "../../components/acp/builder-vm";
 import { kubeProvider } from "../../components/kube";
+import { COMPOSE_SCRIPT } from "../../components/acp/render/compose";
 import { deployAcp } from "../../infra/acp";
 import { onAcp, parseSiteConfig, type RawConfig } from "../../infra/config";
 import { CATALOG, CATALOG_FILES, DISKS, exampleStack, SECRETS } from "../support/acp-fixtures";
 import { validateObject } from "../support/kube-schemas";
 import { capture, type Registered, resolve, unwrapSecrets, withoutSecrets } from "../support/pulumi-mocks";
 
-const inputs = { catalog: { images: CATALOG, files: CATALOG_FILES }, booted: CATALOG.map((i) => i.name), releasedDisks: DISKS, builderGeneration: "sha256:0123456789abcdef" };
+const inputs = { catalog: { images: CATALOG, files: CATALOG_FILES }, booted: CATALOG.map((i) => i.name), builderGeneration: "sha256:0123456789abcdef" };
 const isKube = (r: Registered) => r.type.startsWith("kubernetes:") && r.type !== "pulumi:providers:kubernetes";
 const secretTexts = Object.values(SECRETS);
 
@@ -25,7 +26,12 @@ function acpSite(raw: RawConfig) {
 
 async function deploy(stack: string) {
     const config = acpSite(exampleStack(stack));
-    return capture((opts) => deployAcp(config, inputs, opts), stack);
+    // The fixtures' catalog has its own names (edge-*); the composes have their own tests below.
+    if (config.acp.builderVm) config.acp.builderVm.composes = [];
+    return capture((opts) => {
+        const acp = deployAcp(config, inputs, opts);
+        return { ...acp, ...acp.complete({ releasedDisks: DISKS, builderWork: [] }) };
+    }, stack);
 }
 
 describe("hub (role hub): graph", async () => {
@@ -137,6 +143,42 @@ describe("hub (role hub): graph", async () => {
         const conn = await resolve(result.builderVm!.connection);
         expect(conn.secret).toBe(true);
         expect(conn.value).toMatchObject({ host: "192.0.2.10", port: 22, user: "builder" });
+    });
+});
+
+describe("hub: a compose on the builder VM", async () => {
+    const config = acpSite(exampleStack("hub"));
+    config.acp.builderVm!.composes = ["edge-httpd"];
+    const parentRef = `registry.hub.example.com/hub/edge-base@sha256:${"2".repeat(64)}`;
+    const { result, resources } = await capture((opts) => {
+        const acp = deployAcp(config, inputs, opts);
+        const c = acp.remoteBuilder!.compose("edge-httpd", {
+            registry: "registry.hub.example.com",
+            repository: "hub/edge-httpd",
+            definitionHash: `sha256:${"1".repeat(64)}`,
+            parentRef: pulumi.output(parentRef),
+            labels: pulumi.output<Record<string, string>>({ "io.image-factory.parent": parentRef }),
+            context: { Containerfile: { text: "ARG PARENT_IMAGE\nFROM ${PARENT_IMAGE}\n" } },
+            auth: pulumi.secret({ username: "image-factory", password: SECRETS.registryPassword }),
+        });
+        return { acp, compose: c, ...acp.complete({ releasedDisks: DISKS, builderWork: [c.step] }) };
+    }, "hub");
+
+    it("runs over SSH once the builder is ready; the ephemeral builder is released after it", () => {
+        expect(result.acp.remoteBuilder!.images).toEqual(["edge-httpd"]);
+        const compose = resources.get("hub-builder-compose-edge-httpd")!;
+        expect(compose.parent).toBe("hub-builder");
+        expect(compose.dependsOn).toEqual(["hub-builder-ready"]);
+        expect(resources.get("hub-builder-release")!.dependsOn).toEqual(["hub-builder-ready", "hub-builder-compose-edge-httpd"]);
+    });
+
+    it("the connection and stdin (with the push credentials) are secret; the command is the one constant script", async () => {
+        const compose = resources.get("hub-builder-compose-edge-httpd")!;
+        expect(withoutSecrets(compose.inputs)).toMatchObject({ connection: "[secret]", stdin: "[secret]", create: COMPOSE_SCRIPT });
+        const stdin = unwrapSecrets(compose.inputs.stdin) as string;
+        expect(stdin).not.toContain(SECRETS.registryPassword);
+        expect(stdin.split("\n")[0]).toBe(`target =${Buffer.from(`registry.hub.example.com/hub/edge-httpd:build-${"1".repeat(64)}`).toString("base64")}`);
+        expect(JSON.stringify(withoutSecrets(compose.inputs))).not.toContain(Buffer.from(`image-factory:${SECRETS.registryPassword}`).toString("base64"));
     });
 });
 

@@ -12,6 +12,7 @@ import { run } from "../../components/exec";
 import { renderContainerfile } from "../../components/images/render/containerfile";
 import { renderKiwiRecipe } from "../../components/images/render/kiwi";
 import { renderTestScript, shWord } from "../../components/images/render/test-script";
+import { COMPOSE_SCRIPT, type ComposeJob, composedDigest, renderComposeInput } from "../../components/acp/render/compose";
 
 let tmp: string;
 let bin: string;
@@ -40,11 +41,23 @@ beforeAll(async () => {
     await fs.mkdir(bin);
     // Each stand-in appends its name and arguments, NUL-separated, one call per record.
     // `rm` too: the apt line cleans /var/lib/apt/lists, which must not happen to this machine.
-    for (const cmd of ["apt-get", "useradd", "install", "systemctl", "chown", "chmod", "id", "rm"]) {
-        await fs.writeFile(path.join(bin, cmd), `#!/bin/sh\n{ printf '%s\\0' ${cmd} "$@"; printf '\\001\\n'; } >> ${shWord(log)}\n${cmd === "id" ? "exit 1\n" : ""}`, { mode: 0o755 });
+    for (const cmd of ["apt-get", "useradd", "install", "systemctl", "chown", "chmod", "id", "rm", "buildah"]) {
+        await fs.writeFile(path.join(bin, cmd), `#!/bin/sh\n{ printf '%s\\0' ${cmd} "$@"; printf '\\001\\n'; } >> ${shWord(log)}\n${STAND_IN_TAIL[cmd] ?? ""}`, { mode: 0o755 });
     }
+    // The compose runs buildah through sudo.
+    await fs.writeFile(path.join(bin, "sudo"), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });
 });
 afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
+
+/** What a stand-in does after recording its call: `id` finds no user; buildah keeps a copy of the build context and writes the pushed digest. */
+const STAND_IN_TAIL: Record<string, string> = {
+    id: "exit 1\n",
+    buildah: [
+        'for last; do :; done; [ "$7" != bud ] || cp -r "$last" "$(dirname "$0")/../compose-context"',
+        'while [ $# -gt 0 ]; do [ "$1" = --digestfile ] && printf "sha256:%064d" 7 > "$2"; shift; done',
+        "",
+    ].join("\n"),
+};
 
 const definition = (over: Partial<ImageDefinition>): ImageDefinition => ({
     name: "x",
@@ -140,5 +153,61 @@ describe("test script", () => {
         expect(lines.filter((l) => l.startsWith("ok - "))).toHaveLength(values.length);
         expect(lines[lines.length - 1]).toBe(`not ok - file ${values[0]}: not a file`);
         expect(r.exitCode).toBe(1);
+    });
+});
+
+describe("compose on the builder VM", () => {
+    const job = (over: Partial<ComposeJob> = {}): ComposeJob => ({
+        target: "registry.example.com/site/httpd:build-0123",
+        parentRef: `registry.example.com/site/base@sha256:${"a".repeat(64)}`,
+        tlsVerify: true,
+        labels: {},
+        context: { Containerfile: { text: "FROM scratch\n" } },
+        ...over,
+    });
+    /** Runs the compose script on `j` with the stand-ins: its result and the calls it made (the work folder it removed is removed). */
+    const compose = async (j: ComposeJob, okCodes = [0]) => {
+        await fs.rm(path.join(tmp, "compose-context"), { recursive: true, force: true });
+        await fs.writeFile(log, "");
+        const r = await run("sh", ["-c", COMPOSE_SCRIPT], { env: { PATH: `${bin}:/usr/bin:/bin` }, input: renderComposeInput(j), okCodes });
+        const made = (await fs.readFile(log, "utf8"))
+            .split("\u0001\n")
+            .filter(Boolean)
+            .map((l) => l.split("\u0000").slice(0, -1));
+        const rm = made.find((c) => c[0] === "rm");
+        expect(rm?.slice(0, 2)).toEqual(["rm", "-rf"]);
+        await fs.rm(rm![2], { recursive: true, force: true });
+        return { ...r, made };
+    };
+
+    it("every value reaches buildah as one argument, the context arrives byte for byte, and nothing runs that the script did not write", async () => {
+        const values = hostile();
+        const labels = Object.fromEntries(values.map((v, i) => [`l${i}`, v]));
+        const context = { Containerfile: { text: values.join("\n") }, [`files/${values[3]}`]: { base64: Buffer.from([0, 1, 255]).toString("base64") } };
+        const r = await compose(job({ labels, context, parentRef: values[0], authJson: values[2] }));
+        expect(existsSync(pwned)).toBe(false);
+        const [bud, push] = r.made.filter((c) => c[0] === "buildah");
+        expect(bud).toEqual(expect.arrayContaining(["bud", "--tls-verify=true", `PARENT_IMAGE=${values[0]}`, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)]));
+        expect(push).toEqual(expect.arrayContaining(["push", "--tls-verify=true", "docker://registry.example.com/site/httpd:build-0123"]));
+        // The credentials travel in a file, never as an argument.
+        expect(push[push.indexOf("--authfile") + 1]).toMatch(/\/auth\.json$/);
+        for (const c of r.made) expect(c.includes(values[2])).toBe(false);
+        const copied = path.join(tmp, "compose-context");
+        expect(await fs.readFile(path.join(copied, "Containerfile"), "utf8")).toBe(values.join("\n"));
+        expect([...(await fs.readFile(path.join(copied, "files", values[3])))]).toEqual([0, 1, 255]);
+        expect(composedDigest(r.stdout)).toBe(`sha256:${"0".repeat(63)}7`);
+        expect(r.stdout).toContain("composed registry.example.com/site/httpd@sha256:");
+    });
+
+    it("a context path that leaves the build context is refused before anything is built", async () => {
+        for (const rel of ["../escape", "/etc/passwd", "files/../../escape", "./x/../../y", ""]) {
+            const r = await compose(job({ context: { Containerfile: { text: "FROM x" }, [rel]: { text: "x" } } }), [2]);
+            expect(r.stderr).toContain(`the context path ${rel} leaves the build context`);
+            expect(r.made.filter((c) => c[0] === "buildah")).toEqual([]);
+        }
+    });
+
+    it("an output without a digest is an error showing its tail", () => {
+        expect(() => composedDigest("compose: building x\nsomething else")).toThrow(/reported no digest; its output ended with:\ncompose: building x\nsomething else/);
     });
 });

@@ -5,6 +5,8 @@
 // container disk and no template; a template of an image that is not booted is an
 // error naming its key before anything is registered. And the container disk's tar
 // headers (ustar; base-256 sizes from 8 GiB), which GNU tar reads in the providers tier.
+// And composes: the images of acp.builderVm.composes are built on the builder VM over
+// SSH, on their tested parent, and the ephemeral builder is released after them.
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -78,6 +80,14 @@ function outputsOf(type: string, i: Record<string, any>): Record<string, any> {
         case "ContainerDisk": {
             const d = digestOf(`container disk of ${i.sha256}`);
             return { ...i, digest: d, ref: `${i.registry}/${i.repository}@${d}`, layer: { digest: digestOf(i.sha256), size: 1 } };
+        }
+        case "Command": {
+            // A compose reports what it pushed: "<repository>@<digest>" of its target.
+            const stdin = unwrapSecrets(i.stdin);
+            // Not known in a preview: neither is what it pushed.
+            if (typeof stdin !== "string") return i;
+            const target = Buffer.from(stdin.split("\n")[0].slice("target =".length), "base64").toString();
+            return { ...i, stdout: `composed ${target.slice(0, target.lastIndexOf(":"))}@${digestOf(stdin)}\n` };
         }
         default:
             return i;
@@ -277,5 +287,50 @@ describe("the container disk's tar headers", () => {
         expect(c.field).toBe(c.sum);
         // Just below the limit stays octal.
         expect(text(tarHeader("x", "file", 8 ** 11 - 1, 0o440), 124, 12)).toBe("77777777777\0");
+    });
+});
+
+describe("composes on the builder VM", () => {
+    const builderVm = (composes: string[]) => ({ acp: { builderVm: { ...(exampleStack("hub").values.acp as any).builderVm, composes } } });
+    const decoded = (stdin: string) =>
+        Object.fromEntries(
+            stdin
+                .split("\n")
+                .filter((l) => /^(target|parent) /.test(l))
+                .map((l) => [l.split(" ")[0], Buffer.from(l.split(" ")[1].slice(1), "base64").toString()]),
+        );
+
+    it("httpd is built on the builder, on base's tested digest; base here", async () => {
+        const { resources, error } = await deploy(hub(["httpd"], builderVm(["httpd"])));
+        expect(error).toBe("");
+        const compose = resources.get("Command:hub-builder-compose-httpd")!;
+        expect(named(resources, "Command")).toEqual(["hub-builder-ready", "hub-builder-compose-httpd", "hub-builder-release"]);
+        // Everything goes on stdin, which is a secret (the push credentials are in it); the script is one constant.
+        expect(JSON.stringify(compose.inputs.stdin)).toContain("4dabf18193072939515e22adb298388d");
+        const stdin = unwrapSecrets(compose.inputs.stdin) as string;
+        const base = resources.get("ImageBuild:base")!;
+        const baseSigned = outputsOf("ImageSign", resources.get("ImageSign:base")!.inputs).ref;
+        expect(decoded(stdin)).toEqual({ target: `registry.hub.example.com/hub/httpd:build-${resources.get("ImageBuild:httpd")!.inputs.definitionHash.slice(7)}`, parent: baseSigned });
+        expect(compose.inputs.create).not.toContain("registry.hub.example.com");
+        // The build adopts what the compose pushed; base builds here.
+        expect(resources.get("ImageBuild:httpd")!.inputs.composedRef).toBe(`registry.hub.example.com/hub/httpd@${digestOf(stdin)}`);
+        expect(base.inputs.composedRef).toBeUndefined();
+        // The release's triggers name the compose: a new compose, a new release (the order is in acp-components.test.ts).
+        expect(resources.get("Command:hub-builder-release")!.inputs.triggers).toHaveLength(2);
+        // A fresh ephemeral builder for new composes: its name carries what it is made for.
+        expect(named(resources, "VirtualMachine")).toEqual([expect.stringMatching(/^virtualmachine-image-factory-image-factory-builder-[0-9a-f]{10}$/)]);
+    });
+
+    it("without composes the builder VM is declared, reached and released, and builds nothing", async () => {
+        const { resources } = await deploy(hub(["httpd"], builderVm([])));
+        expect(named(resources, "Command")).toEqual(["hub-builder-ready", "hub-builder-release"]);
+        expect(resources.get("ImageBuild:httpd")!.inputs.composedRef).toBeUndefined();
+    });
+
+    it("a root or unknown image to compose: an error naming the key, and nothing registered", async () => {
+        const { error, resources } = await deploy(hub(["httpd"], builderVm(["base", "nope"])));
+        expect(error).toContain('image-factory:acp.builderVm.composes[0]: "base" is a root image: a compose builds on a catalog parent');
+        expect(error).toContain('image-factory:acp.builderVm.composes[1]: unknown image "nope"');
+        expect([...resources.keys()].filter((k) => !k.startsWith("Root:"))).toEqual([]);
     });
 });

@@ -7,25 +7,11 @@ import * as command from "@pulumi/command";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { declare } from "../kube";
-import { authJson, isLoopback, type RegistryAuth } from "../registry";
+import type { RemoteBuildJob } from "../images";
+import { authJson, isLoopback } from "../registry";
 import { type BuilderVmInput, renderBuilderVm } from "./render/builder-vm";
 import { COMPOSE_SCRIPT, composedDigest, renderComposeInput } from "./render/compose";
 import { buildTag } from "./render/pipeline";
-
-/** What a compose builds: one catalog image's rendered context on its tested parent. */
-export interface ComposeArgs {
-    /** host[:port] of the site registry, and the image's repository there. */
-    registry: string;
-    repository: string;
-    /** The image's definition hash: the compose pushes to its `build-<hash>` tag, as the in-cluster pipeline does. */
-    definitionHash: string;
-    /** The tested parent, host/repository@sha256:…. */
-    parentRef: pulumi.Input<string>;
-    labels: pulumi.Input<Record<string, string>>;
-    context: Record<string, { text?: string; base64?: string }>;
-    /** Push credentials (a secret). */
-    auth?: pulumi.Input<RegistryAuth | undefined>;
-}
 
 export interface Compose {
     /** What the compose pushed: host/repository@sha256:…. */
@@ -91,10 +77,11 @@ export class BuilderVm extends pulumi.ComponentResource {
 
     /**
      * Builds one image on the builder with buildah and pushes it to
-     * `<registry>/<repository>:build-<hash>`; the digest it reports is the result.
+     * `<registry>/<repository>:build-<definitionHash>` (the tag the in-cluster pipeline
+     * uses too); the digest it reports is the result.
      * It runs again when the image's definition, context or parent changes.
      */
-    compose(image: string, args: ComposeArgs): Compose {
+    compose(image: string, args: RemoteBuildJob): Compose {
         const target = `${args.registry}/${args.repository}:${buildTag(args.definitionHash)}`;
         // Everything reaches the script on stdin, the credentials inside: stdin is a secret.
         const stdin = pulumi.secret(

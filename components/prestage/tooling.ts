@@ -16,6 +16,11 @@ export const RESERVED_NAMES = [LOAD_LIST, LOAD_SCRIPT, MANIFEST_FILE, MANIFEST_S
 /** Where a node keeps the fleet's public key (the containers policy's key: components/supply-chain/device-policy.ts). */
 export const NODE_PUBLIC_KEY = "/etc/pki/containers/image-factory.pub";
 export const DEFAULT_MOUNT_POINT = "/var/mnt/prestage";
+/**
+ * Where a node image that carries the load script keeps it (the catalog's edge-node): its
+ * service runs that copy, so what checks a disk is the node's signed image, not the disk.
+ */
+export const NODE_LOAD_SCRIPT = "/usr/libexec/image-factory/prestage-load.sh";
 
 /** A partition label: GPT allows more, the XFS label (which gets the same name) 12 characters. */
 export const LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,11}$/;
@@ -57,11 +62,11 @@ export function renderLoadList(entries: readonly LoadEntry[]): string {
  *   PRESTAGE_SKOPEO   the skopeo binary (default: skopeo)
  *   PRESTAGE_KEY      the fleet's public key (default: the node's containers
  *                     policy key, ${NODE_PUBLIC_KEY})
- * A disk that carries manifest.json.sig is refused (nothing is loaded) unless
- * the signature verifies with that key (openssl, which the base image has for
- * ca-certificates) and images.list is the one the signed manifest names; the
- * archives themselves are checked by digest on load. A node without the key
- * loads the disk, saying it did not verify it.
+ * On a node with that key (a signing fleet's), a disk is refused (nothing is
+ * loaded) unless it carries manifest.json.sig, the signature verifies with the
+ * key (openssl, which the base image has for ca-certificates) and images.list is
+ * the one the signed manifest names; the archives themselves are checked by
+ * digest on load. A node without the key loads the disk, saying it did not verify it.
  * Exits non-zero when any image failed to load.
  */
 export function renderLoadScript(): string {
@@ -79,7 +84,10 @@ manifest="$dir/${MANIFEST_FILE}"
 log() { echo "prestage-load: $*"; }
 
 [ -r "$list" ] || { log "cannot read $list"; exit 1; }
-if [ -e "$dir/${MANIFEST_SIGNATURE_FILE}" ]; then
+if [ -r "$key" ] && [ ! -e "$dir/${MANIFEST_SIGNATURE_FILE}" ]; then
+    log "REFUSED: the disk has no signed manifest, and this node loads only disks its fleet key ($key) signed; nothing loaded"
+    exit 1
+elif [ -e "$dir/${MANIFEST_SIGNATURE_FILE}" ]; then
     if [ ! -r "$key" ]; then
         log "NOT VERIFIED: the disk's manifest is signed, but this node has no fleet key at $key"
     elif ! openssl dgst -sha256 -verify "$key" -signature "$dir/${MANIFEST_SIGNATURE_FILE}" "$manifest" >/dev/null 2>&1; then
@@ -160,6 +168,8 @@ export interface UnitOptions {
     filesystem: string;
     /** Where the node mounts the partition (read-only). */
     mountPoint: string;
+    /** The load script the service runs: the node image's copy (NODE_LOAD_SCRIPT), or by default the disk's own. */
+    script?: string;
 }
 
 export interface SystemdUnit {
@@ -205,7 +215,7 @@ RemainAfterExit=yes
 Environment=PRESTAGE_DIR=${o.mountPoint}
 # skopeo unpacks each archive to a temp folder while loading it: on disk, not in the tmpfs /tmp.
 Environment=TMPDIR=/var/tmp
-ExecStart=/bin/sh ${o.mountPoint}/${LOAD_SCRIPT}
+ExecStart=/bin/sh ${o.script ?? `${o.mountPoint}/${LOAD_SCRIPT}`}
 # The install's log where the installer (and the factory's test) watches: the console.
 StandardOutput=journal+console
 

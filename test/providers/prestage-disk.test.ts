@@ -187,7 +187,7 @@ describe("PreStagedDisk provider", () => {
             expect(await opensslVerifies(otherPub, sig.path, sig.manifestPath)).toBe(false);
         });
 
-        it("the load script refuses the disk, loading nothing, with another fleet's key or a list the signed manifest does not name", async () => {
+        it("the load script refuses the disk, loading nothing, with another fleet's key, a list the signed manifest does not name, or no signature", async () => {
             const env = { PRESTAGE_STORAGE: `containers-storage:[vfs@${storage}/root+${storage}/runroot]` };
             const otherPub = path.join(work, "other.pub");
             await fs.writeFile(otherPub, other.publicKey);
@@ -203,6 +203,11 @@ describe("PreStagedDisk provider", () => {
                 await fs.writeFile(path.join(copy, "images.list"), list.replace(httpd.ref, `${httpd.ref} ${reg.address}/demo/homepage:1.0`));
                 await expect(run("sh", [path.join(copy, "prestage-load.sh")], { env: { ...env, PRESTAGE_KEY: fleetPub } })).rejects.toThrow(
                     /REFUSED: .*images\.list is not the list the signed manifest names; nothing loaded/,
+                );
+                // The same copy with its signature removed: a node with the fleet key loads only signed disks.
+                await fs.rm(path.join(copy, "manifest.json.sig"));
+                await expect(run("sh", [path.join(copy, "prestage-load.sh")], { env: { ...env, PRESTAGE_KEY: fleetPub } })).rejects.toThrow(
+                    /REFUSED: the disk has no signed manifest, and this node loads only disks its fleet key \(.*fleet\.pub\) signed; nothing loaded/,
                 );
             });
             // Nothing reached the storage.

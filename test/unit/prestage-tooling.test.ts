@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../../components/exec";
-import { DEFAULT_MOUNT_POINT, deviceUnitName, mountUnitName, renderIgnition, renderLoadList, renderLoadScript, renderSystemdUnits } from "../../components/prestage/tooling";
+import { DEFAULT_MOUNT_POINT, deviceUnitName, mountUnitName, NODE_LOAD_SCRIPT, renderIgnition, renderLoadList, renderLoadScript, renderSystemdUnits } from "../../components/prestage/tooling";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -64,9 +64,13 @@ describe("load tooling", () => {
         expect(service.contents).toMatch(/\[Install\]\n(#.*\n)*WantedBy=dev-disk-by\\x2dpartlabel-data\.device\n$/);
     });
 
-    it("the edge-node catalog image carries the units a disk with the defaults has (label data, xfs, /var/mnt/prestage), enabled", async () => {
+    it("the edge-node catalog image carries the units a disk with the defaults has (label data, xfs, /var/mnt/prestage), enabled, and runs its own copy of the load script", async () => {
         const catalog = await fs.readFile(path.join(ROOT, "images/edge-node.yaml"), "utf8");
-        for (const u of renderSystemdUnits({ label: "data", filesystem: "xfs", mountPoint: DEFAULT_MOUNT_POINT })) {
+        expect(await fs.readFile(path.join(ROOT, "images/files/prestage/prestage-load.sh"), "utf8")).toBe(renderLoadScript());
+        expect(catalog).toContain(`- path: ${NODE_LOAD_SCRIPT}\n    source: files/prestage/prestage-load.sh\n    mode: "0755"\n`);
+        const units = renderSystemdUnits({ label: "data", filesystem: "xfs", mountPoint: DEFAULT_MOUNT_POINT, script: NODE_LOAD_SCRIPT });
+        expect(units.find((u) => u.name === "prestage-load.service")!.contents).toContain(`ExecStart=/bin/sh ${NODE_LOAD_SCRIPT}\n`);
+        for (const u of units) {
             expect(await fs.readFile(path.join(ROOT, "images/files/prestage", u.name), "utf8"), u.name).toBe(u.contents);
             expect(catalog).toContain(`- path: /etc/systemd/system/${u.name}\n    source: files/prestage/${u.name}\n`);
         }

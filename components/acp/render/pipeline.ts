@@ -296,7 +296,8 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                     name: "test",
                     image: "$(params.image-ref)",
                     env: env({ TEST_SCRIPT: "$(params.test-script)" }),
-                    script: sh("if command -v bootc >/dev/null; then bootc container lint; fi", 'if [ -n "$TEST_SCRIPT" ]; then sh -euc "$TEST_SCRIPT"; fi'),
+                    // The program the local gate runs too; not under -e: it runs every test and exits 1 if one failed.
+                    script: sh("if command -v bootc >/dev/null; then bootc container lint; fi", 'if [ -n "$TEST_SCRIPT" ]; then sh -c "$TEST_SCRIPT"; fi'),
                 },
             ],
         },
@@ -369,7 +370,7 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                         'ssh_test() { ssh -i /work/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 "test@$ip" "$@"; }',
                         "tries=0; until ssh_test true; do tries=$((tries + 1)); [ $tries -lt 60 ] || exit 1; sleep 10; done",
                         'ssh_test "sudo bootc status"',
-                        'if [ -n "$TEST_SCRIPT" ]; then printf "%s" "$TEST_SCRIPT" | ssh_test "sudo sh -eu"; fi',
+                        'if [ -n "$TEST_SCRIPT" ]; then printf "%s" "$TEST_SCRIPT" | ssh_test "sudo sh -s"; fi',
                     ),
                 },
                 {

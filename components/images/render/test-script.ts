@@ -119,11 +119,13 @@ function one(t: TestSpec): string[] {
         const lines = [`[ -f ${p} ] || ${why(`${t.path} is not a file in the image`)}`];
         if (t.mode !== undefined) {
             const expected = parseInt(t.mode, 8).toString(8).padStart(4, "0");
-            lines.push(`[ -n "$r" ] || { mode=$(printf %04d "$(stat -L -c %a ${p})"); [ "$mode" = ${expected} ] || ${why(`${t.path} has mode `, { sh: "$mode" }, `, expected ${t.mode}`)}; }`);
+            lines.push(
+                `[ -n "$r" ] || { mode=$(stat -L -c %a -- ${p} 2>&1) && mode=$(printf %04d "$mode"); [ "$mode" = ${expected} ] || ${why(`${t.path} has mode `, { sh: "$mode" }, `, expected ${t.mode}`)}; }`,
+            );
         }
         if (t.contains !== undefined) {
             lines.push(
-                `[ -n "$r" ] || { content=$(cat ${p}; echo .); case "\${content%.}" in *${shq(t.contains)}*) ;; *) ${why(`${t.path} does not contain ${JSON.stringify(t.contains)}`)} ;; esac; }`,
+                `[ -n "$r" ] || { content=$(cat -- ${p}; echo .); case "\${content%.}" in *${shq(t.contains)}*) ;; *) ${why(`${t.path} does not contain ${JSON.stringify(t.contains)}`)} ;; esac; }`,
             );
         }
         return lines;

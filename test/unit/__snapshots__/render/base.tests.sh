@@ -21,8 +21,8 @@ result 'os release is Debian bookworm'
 
 r=''
 [ -f '/etc/motd' ] || r='/etc/motd is not a file in the image'
-[ -n "$r" ] || { mode=$(printf %04d "$(stat -L -c %a '/etc/motd')"); [ "$mode" = 0644 ] || r='/etc/motd has mode '"$mode"', expected 0644'; }
-[ -n "$r" ] || { content=$(cat '/etc/motd'; echo .); case "${content%.}" in *'Managed by image-factory'*) ;; *) r='/etc/motd does not contain "Managed by image-factory"' ;; esac; }
+[ -n "$r" ] || { mode=$(stat -L -c %a -- '/etc/motd' 2>&1) && mode=$(printf %04d "$mode"); [ "$mode" = 0644 ] || r='/etc/motd has mode '"$mode"', expected 0644'; }
+[ -n "$r" ] || { content=$(cat -- '/etc/motd'; echo .); case "${content%.}" in *'Managed by image-factory'*) ;; *) r='/etc/motd does not contain "Managed by image-factory"' ;; esac; }
 result 'motd is in place'
 
 r=''
@@ -35,8 +35,8 @@ result 'admin user can sudo'
 
 r=''
 [ -f '/home/admin/.ssh/authorized_keys' ] || r='/home/admin/.ssh/authorized_keys is not a file in the image'
-[ -n "$r" ] || { mode=$(printf %04d "$(stat -L -c %a '/home/admin/.ssh/authorized_keys')"); [ "$mode" = 0600 ] || r='/home/admin/.ssh/authorized_keys has mode '"$mode"', expected 0600'; }
-[ -n "$r" ] || { content=$(cat '/home/admin/.ssh/authorized_keys'; echo .); case "${content%.}" in *'demo@image-factory'*) ;; *) r='/home/admin/.ssh/authorized_keys does not contain "demo@image-factory"' ;; esac; }
+[ -n "$r" ] || { mode=$(stat -L -c %a -- '/home/admin/.ssh/authorized_keys' 2>&1) && mode=$(printf %04d "$mode"); [ "$mode" = 0600 ] || r='/home/admin/.ssh/authorized_keys has mode '"$mode"', expected 0600'; }
+[ -n "$r" ] || { content=$(cat -- '/home/admin/.ssh/authorized_keys'; echo .); case "${content%.}" in *'demo@image-factory'*) ;; *) r='/home/admin/.ssh/authorized_keys does not contain "demo@image-factory"' ;; esac; }
 result 'admin'\''s SSH key is installed'
 
 r=''

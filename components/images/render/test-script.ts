@@ -145,7 +145,9 @@ function one(t: TestSpec): string[] {
     ];
     return [
         `if command -v bash >/dev/null; then`,
-        `  r=$(bash -c "$service_test" service-test ${argv(args)})`,
+        `  r=$(bash -c "$service_test" service-test ${argv(args)}); code=$?`,
+        // A failure it could not explain (mktemp, say) still fails.
+        `  [ "$code" = 0 ] || [ -n "$r" ] || r="the service test stopped (exit $code)"`,
         "else",
         `  ${why("service tests need bash in the image (its /dev/tcp probes the port)")}`,
         "fi",

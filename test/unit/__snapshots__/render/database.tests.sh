@@ -79,7 +79,8 @@ result 'mariadb client is installed'
 
 r=''
 if command -v bash >/dev/null; then
-  r=$(bash -c "$service_test" service-test '90' '3306' 'tcp' '/' '200' '0' '' '""' '--' 'mysqld_safe' '--skip-syslog' '--bind-address=127.0.0.1')
+  r=$(bash -c "$service_test" service-test '90' '3306' 'tcp' '/' '200' '0' '' '""' '--' 'mysqld_safe' '--skip-syslog' '--bind-address=127.0.0.1'); code=$?
+  [ "$code" = 0 ] || [ -n "$r" ] || r="the service test stopped (exit $code)"
 else
   r='service tests need bash in the image (its /dev/tcp probes the port)'
 fi

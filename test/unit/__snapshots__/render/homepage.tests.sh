@@ -71,7 +71,8 @@ finish 1
 
 r=''
 if command -v bash >/dev/null; then
-  r=$(bash -c "$service_test" service-test '60' '80' 'http' '/' '200' '1' 'Image Mode' '"Image Mode"' '--' 'apache2ctl' '-D' 'FOREGROUND')
+  r=$(bash -c "$service_test" service-test '60' '80' 'http' '/' '200' '1' 'Image Mode' '"Image Mode"' '--' 'apache2ctl' '-D' 'FOREGROUND'); code=$?
+  [ "$code" = 0 ] || [ -n "$r" ] || r="the service test stopped (exit $code)"
 else
   r='service tests need bash in the image (its /dev/tcp probes the port)'
 fi

@@ -92,6 +92,16 @@ describe("image providers against real tools", () => {
             ]);
         });
 
+        it("a service is stopped cleanly before the next starts: a wrapper that dies at once does not cut its server's shutdown short", async () => {
+            // As apache2ctl runs apache2: sh waits for the server (no exec); the server removes its pid file on SIGTERM, after a moment,
+            // and refuses to start while the file exists. Cut short (SIGKILL), it would leave the file and the second test would fail.
+            const server = `if (-e "/run/t.pid") { die "already running" } open(my $p, ">", "/run/t.pid"); close $p; $SIG{TERM} = sub { sleep 1; unlink "/run/t.pid"; exit 0 }; my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1:8090", Listen => 5, ReuseAddr => 1) or die "listen: $!"; while (1) { my $c = $s->accept or next; close $c }`;
+            const start = ["sh", "-c", `perl -MIO::Socket::INET -e '${server}'; echo server exited`];
+            const tests = [1, 2].map((n) => ({ name: `run ${n}`, kind: "service" as const, start, timeoutSeconds: 20, tcp: { port: 8090 } }));
+            const results = await runImageTests({ name: "t", ref, storage, tests });
+            expect(results.map(({ name, passed, detail }) => ({ name, passed, detail }))).toEqual(tests.map((t) => ({ name: t.name, passed: true, detail: "" })));
+        });
+
         it("a service that never answers fails after its timeout, with the service's output", async () => {
             const [r] = await runImageTests({
                 name: "t",

@@ -38,9 +38,21 @@ set -m
 "$@" </dev/null >"$log" 2>&1 &
 svc=$!
 set +m
+# True while a process of the service group runs (zombies do not count: where init
+# does not reap, they stay). Not just $svc: a wrapper such as apache2ctl dies of
+# SIGTERM at once, while the server it started is still shutting down cleanly.
+group_runs() {
+  local stat fields
+  for stat in /proc/[0-9]*/stat; do
+    read -r fields <"$stat" 2>/dev/null || continue
+    set -- \${fields##*) }
+    [ "$3" = "$svc" ] && [ "$1" != Z ] && return 0
+  done
+  return 1
+}
 finish() {
   kill -TERM -- -"$svc" 2>/dev/null
-  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$svc" 2>/dev/null || break; sleep 0.5; done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do group_runs || break; sleep 0.5; done
   kill -KILL -- -"$svc" 2>/dev/null
   rm -f "$log" "$err"
   exit "$1"

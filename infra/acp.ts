@@ -206,7 +206,6 @@ export function deployAcp(config: AcpSiteConfig, inputs: AcpInputs = {}, opts: p
                     // Both in-cluster registries serve certificates the service CA signs.
                     certDir: "/var/run/secrets/kubernetes.io/serviceaccount",
                 },
-                channel: config.images.channel,
                 testMode: p.testMode,
                 serviceAccounts: SERVICE_ACCOUNTS,
                 toolImages: p.toolImages,

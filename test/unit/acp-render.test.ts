@@ -68,7 +68,6 @@ const pipelineInput = (over: Partial<TektonPipelineInput> = {}): TektonPipelineI
     catalog: { path: "images", digest: catalogDigest(CATALOG_FILES) },
     git: { url: "https://git.example.com/platform/image-factory.git", revision: "main" },
     registry: { host: "registry.image-factory.svc:5000", repositoryNamespace: "hub", pullSecret: "image-factory-registry", certDir: "/var/run/secrets/kubernetes.io/serviceaccount" },
-    channel: "stable",
     testMode: "vm",
     serviceAccounts: { pipeline: "image-factory-pipeline", trigger: "image-factory-trigger" },
     toolImages: {
@@ -257,13 +256,13 @@ describe("Tekton pipeline", () => {
     const task = (name: string) => tasks.find((x) => x.name === name);
     const param = (pt: any, name: string) => pt.params.find((p: any) => p.name === name)?.value;
 
-    it("orders images parents first and builds children after their parent is hosted", () => {
+    it("orders images parents first and builds children after their parent's tests", () => {
         expect(t.order).toEqual(["edge-base", "edge-httpd", "edge-db"]);
         expect(task("build-edge-base").runAfter).toEqual(["fetch"]);
-        expect(task("build-edge-httpd").runAfter).toEqual(["fetch", "host-edge-base"]);
+        expect(task("build-edge-httpd").runAfter).toEqual(["fetch", "test-edge-base"]);
         expect(param(task("build-edge-httpd"), "parent-ref")).toBe("registry.image-factory.svc:5000/hub/edge-base@$(tasks.build-edge-base.results.digest)");
         expect(task("test-edge-httpd").runAfter).toEqual(["build-edge-httpd"]);
-        expect(task("host-edge-httpd").runAfter).toEqual(["test-edge-httpd"]);
+        expect(tasks.map((x) => x.name)).toEqual(["fetch", ...t.order.flatMap((i) => [`build-${i}`, `test-${i}`])]);
     });
     it("carries each image's Containerfile and definitionHash from the catalog", () => {
         for (const img of CATALOG) {
@@ -278,13 +277,24 @@ describe("Tekton pipeline", () => {
         expect(task("build-edge-db").when).toEqual([{ input: "$(tasks.fetch.results.current)", operator: "in", values: ["true"] }]);
         expect(param(task("fetch"), "catalog-digest")).toBe(catalogDigest(CATALOG_FILES));
     });
-    it("hosts with the version, latest and channel tags", () => {
-        expect(param(task("host-edge-httpd"), "tags")).toEqual(["1.2.0", "latest", "stable"]);
-        expect(param(renderTektonPipeline(pipelineInput({ channel: undefined })).pipeline.spec && (renderTektonPipeline(pipelineInput({ channel: undefined })).pipeline.spec as any).tasks.find((x: any) => x.name === "host-edge-base"), "tags")).toEqual(["9.6.0", "latest"]);
+    it("moves no release tag: the stack's release is the one owner of version, latest and channel tags", () => {
+        // Every tag a step script names is the content-addressed build tag; no step copies or tags an image to anything else.
+        for (const testMode of ["vm", "pod"] as const) {
+            const rendered = renderTektonPipeline(pipelineInput({ testMode }));
+            for (const task of rendered.tasks) {
+                for (const step of (task.spec as any).steps) {
+                    const where = `${task.metadata.name}/${step.name}`;
+                    expect(step.script, where).not.toMatch(/skopeo\s+(copy|sync)|buildah\s+tag|podman\s+tag|oc\s+tag/);
+                    for (const ref of step.script.match(/"[^"\s]*\$IMAGE[^"\s]*:[^"\s@]+"/g) ?? []) expect(ref, where).toMatch(/:build-\$\{HASH#sha256:\}"$/);
+                }
+                expect((task.spec as any).params.map((p: any) => p.name), task.metadata.name).not.toContain("tags");
+            }
+            for (const pt of (rendered.pipeline.spec as any).tasks) expect(pt.params.map((p: any) => p.name), pt.name).not.toContain("tags");
+        }
     });
     it("uses the test task of the configured mode", () => {
         expect(task("test-edge-base").taskRef.name).toBe("image-factory-test-vm");
-        expect(t.tasks.map((x) => x.metadata.name)).toEqual(["image-factory-fetch", "image-factory-build", "image-factory-test-vm", "image-factory-host"]);
+        expect(t.tasks.map((x) => x.metadata.name)).toEqual(["image-factory-fetch", "image-factory-build", "image-factory-test-vm"]);
         const pod = renderTektonPipeline(pipelineInput({ testMode: "pod" }));
         const podTask = (pod.pipeline.spec as any).tasks.find((x: any) => x.name === "test-edge-httpd");
         expect(podTask.taskRef.name).toBe("image-factory-test-pod");
@@ -341,7 +351,7 @@ describe("Tekton pipeline", () => {
         const changed = [
             pipelineInput({ images: CATALOG.map((i) => (i.name === "edge-db" ? { ...i, definitionHash: `sha256:${"c".repeat(64)}` } : i)) }),
             pipelineInput({ catalog: { path: "images", digest: catalogDigest([...CATALOG_FILES, { path: "new.yaml", content: "x" }]) } }),
-            pipelineInput({ channel: "canary" }),
+            pipelineInput({ testMode: "pod" }),
         ];
         for (const input of changed) expect(renderTektonPipeline(input).run.metadata.name).not.toBe(a.metadata.name);
     });

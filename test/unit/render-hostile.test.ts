@@ -11,7 +11,7 @@ import type { ImageDefinition, TestSpec } from "../../components/images/catalog"
 import { run } from "../../components/exec";
 import { renderContainerfile } from "../../components/images/render/containerfile";
 import { renderKiwiRecipe } from "../../components/images/render/kiwi";
-import { renderTestScript, shWord } from "../../components/images/render/test-script";
+import { parseTestOutput, renderTestScript, shWord } from "../../components/images/render/test-script";
 import { COMPOSE_SCRIPT, type ComposeJob, composedDigest, renderComposeInput } from "../../components/acp/render/compose";
 
 let tmp: string;
@@ -141,17 +141,21 @@ describe("kiwi config.sh", () => {
 });
 
 describe("test script", () => {
-    it("test names, commands and expected output are never interpreted", async () => {
+    it("test names, commands, paths, services and expected output are never interpreted", async () => {
         const values = hostile();
         const tests: TestSpec[] = values.map((v, i) => ({ name: v, kind: "command", run: ["printf", "%s", v], exitCode: 0, stdoutContains: i % 2 ? v : undefined }));
         tests.push({ name: `file ${values[0]}`, kind: "file", path: path.join(tmp, values[0]), contains: values[2] });
+        tests.push({ name: `service ${values[1]}`, kind: "service", start: values, timeoutSeconds: 1, http: { port: 1, path: `/${values[2]}`, status: 200, contains: values[6] } });
         const script = renderTestScript(tests);
         const r = await run("sh", ["-c", script], { okCodes: [0, 1] });
         expect(existsSync(pwned)).toBe(false);
-        const lines = r.stdout.trim().split("\n");
-        // Every command test passed with its value printed back verbatim; the file test failed (no such file).
-        expect(lines.filter((l) => l.startsWith("ok - "))).toHaveLength(values.length);
-        expect(lines[lines.length - 1]).toBe(`not ok - file ${values[0]}: not a file`);
+        const results = parseTestOutput(tests, r.stdout);
+        // Every command test passed with its value printed back verbatim; the file and service tests failed, naming the value as it is.
+        expect(results.slice(0, values.length)).toEqual(values.map((v) => ({ name: v, passed: true, detail: "" })));
+        expect(results[values.length]).toEqual({ name: `file ${values[0]}`, passed: false, detail: `${path.join(tmp, values[0])} is not a file in the image` });
+        expect(results[values.length + 1]).toMatchObject({ passed: false, detail: expect.stringMatching(/^the service exited before answering after 1s; service output:\n/) });
+        // The service's program is the value itself, not what it would run.
+        expect(results[values.length + 1]?.detail).toContain(`${values[0]}: No such file or directory`);
         expect(r.exitCode).toBe(1);
     });
 });

@@ -1,7 +1,15 @@
-// The in-cluster pipeline: Tekton Tasks and a Pipeline that build, test and host
-// the catalog's images on the ACP, and a Trigger (EventListener, TriggerBinding,
+// The in-cluster pipeline: Tekton Tasks and a Pipeline that build and test the
+// catalog's images on the ACP, and a Trigger (EventListener, TriggerBinding,
 // TriggerTemplate) that starts it when the image definitions' git repository
 // changes.
+//
+// One owner per tag: the pipeline moves no release tag. It pushes each build to
+// its content-addressed `build-<definitionHash>` tag and tests it (as a pod or in
+// a VM); its result is the tested digest. The release tags (version, `latest`,
+// the channel, a rollout group's channel) belong to the stack's release alone —
+// ImageRelease (components/images) and FleetRollout (components/fleet) — because
+// rollback, pins, staged rollout and signing are tied to it; a tag task here
+// would move the same tags behind the stack's back.
 //
 // It is rendered from the same catalog and hashes as the local pipeline, by a
 // pure function over a neutral input (the catalog's images with their rendered
@@ -19,7 +27,7 @@
 //   says so, instead of building a stale definition. The `pulumi up` that renders
 //   them updates the Pipeline and starts a run for the new rendering (`run`,
 //   named after the digest of the rendered Tasks and Pipeline, so once per rendering).
-// - Child images build after their parent is hosted; the parent's digest is
+// - Child images build after their parent's tests; the parent's digest is
 //   passed as build argument PARENT_IMAGE (<registry>/<repo>@sha256:…). A
 //   Containerfile that names its parent by the parent's `build-<hash>` tag
 //   works too: that tag exists by then.
@@ -74,8 +82,6 @@ export interface TektonPipelineInput {
         /** CA certificates for the registry (the service CA for in-cluster registries). */
         certDir: string;
     };
-    /** A moving channel tag besides `latest`. */
-    channel?: string;
     testMode: TestMode;
     serviceAccounts: { pipeline: string; trigger: string };
     toolImages: ToolImages;
@@ -99,7 +105,7 @@ export interface TektonObjects {
     trigger: { secret: KubeObject; binding: KubeObject; template: KubeObject; listener: KubeObject; route?: KubeObject };
     /** The run for this rendering: named after the digest of the Tasks and the Pipeline. */
     run: KubeObject;
-    /** The images the Pipeline runs, parents first. */
+    /** The images the Pipeline builds and tests, parents first. */
     order: string[];
 }
 
@@ -296,7 +302,8 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                     name: "test",
                     image: "$(params.image-ref)",
                     env: env({ TEST_SCRIPT: "$(params.test-script)" }),
-                    script: sh("if command -v bootc >/dev/null; then bootc container lint; fi", 'if [ -n "$TEST_SCRIPT" ]; then sh -euc "$TEST_SCRIPT"; fi'),
+                    // The program the local gate runs too; not under -e: it runs every test and exits 1 if one failed.
+                    script: sh("if command -v bootc >/dev/null; then bootc container lint; fi", 'if [ -n "$TEST_SCRIPT" ]; then sh -c "$TEST_SCRIPT"; fi'),
                 },
             ],
         },
@@ -369,7 +376,7 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
                         'ssh_test() { ssh -i /work/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 "test@$ip" "$@"; }',
                         "tries=0; until ssh_test true; do tries=$((tries + 1)); [ $tries -lt 60 ] || exit 1; sleep 10; done",
                         'ssh_test "sudo bootc status"',
-                        'if [ -n "$TEST_SCRIPT" ]; then printf "%s" "$TEST_SCRIPT" | ssh_test "sudo sh -eu"; fi',
+                        'if [ -n "$TEST_SCRIPT" ]; then printf "%s" "$TEST_SCRIPT" | ssh_test "sudo sh -s"; fi',
                     ),
                 },
                 {
@@ -385,31 +392,7 @@ function renderTasks(input: TektonPipelineInput): KubeObject[] {
         },
     };
 
-    const host: KubeObject = {
-        apiVersion: "tekton.dev/v1",
-        kind: "Task",
-        metadata: meta("host"),
-        spec: {
-            description: "Points the release tags (version, latest, channel) at the tested digest with skopeo.",
-            params: [...registryParams, { name: "digest", type: "string" }, { name: "tags", type: "array" }],
-            workspaces: [dockerconfig],
-            steps: [
-                {
-                    name: "tag",
-                    image: input.toolImages.skopeo,
-                    env: [...authEnv, ...env({ IMAGE: "$(params.image)", DIGEST: "$(params.digest)", CERT_DIR: "$(params.cert-dir)" })],
-                    args: ["$(params.tags[*])"],
-                    script: sh(
-                        'for tag in "$@"; do',
-                        // Same repository: only the manifest is written, the blobs are there.
-                        '  skopeo copy --all --preserve-digests --src-cert-dir "$CERT_DIR" --dest-cert-dir "$CERT_DIR" "docker://$IMAGE@$DIGEST" "docker://$IMAGE:$tag"',
-                        "done",
-                    ),
-                },
-            ],
-        },
-    };
-    return [fetch, build, input.testMode === "vm" ? testVm : testPod, host];
+    return [fetch, build, input.testMode === "vm" ? testVm : testPod];
 }
 
 export function pipelineName(site: string): string {
@@ -428,7 +411,6 @@ export function renderTektonPipeline(input: TektonPipelineInput): TektonObjects 
     const ws = (...names: string[]) => names.map((name) => ({ name, workspace: name }));
     const p = (params: Record<string, string | string[]>) => Object.entries(params).map(([name, value]) => ({ name, value }));
     const current = [{ input: "$(tasks.fetch.results.current)", operator: "in", values: ["true"] }];
-    const tags = (img: PipelineImage) => [img.version, "latest", ...(input.channel ? [input.channel] : [])];
 
     const pipelineTasks: unknown[] = [
         {
@@ -439,12 +421,13 @@ export function renderTektonPipeline(input: TektonPipelineInput): TektonObjects 
         },
     ];
     for (const img of images) {
-        const parentHosted = img.parent ? [`host-${img.parent}`] : [];
+        // A child builds on its parent's tested digest (a test skipped because the parent's hash was built before does not hold it back).
+        const parentTested = img.parent ? [`test-${img.parent}`] : [];
         pipelineTasks.push(
             {
                 name: `build-${img.name}`,
                 taskRef: { kind: "Task", name: `${TASK_PREFIX}-build` },
-                runAfter: ["fetch", ...parentHosted],
+                runAfter: ["fetch", ...parentTested],
                 when: current,
                 params: p({
                     image: repo(img.name),
@@ -467,14 +450,6 @@ export function renderTektonPipeline(input: TektonPipelineInput): TektonObjects 
                 ),
                 ...(input.testMode === "vm" ? { workspaces: ws("source", "dockerconfig") } : {}),
             },
-            {
-                name: `host-${img.name}`,
-                taskRef: { kind: "Task", name: `${TASK_PREFIX}-host` },
-                runAfter: [`test-${img.name}`],
-                when: current,
-                params: p({ image: repo(img.name), digest: `$(tasks.build-${img.name}.results.digest)`, tags: tags(img) }),
-                workspaces: ws("dockerconfig"),
-            },
         );
     }
 
@@ -493,7 +468,7 @@ export function renderTektonPipeline(input: TektonPipelineInput): TektonObjects 
             },
         },
         spec: {
-            description: `Build, test and host the image-factory catalog for site ${input.site}.`,
+            description: `Build and test the image-factory catalog for site ${input.site}; the stack's release moves the release tags.`,
             params: [
                 { name: "repo-url", type: "string", default: input.git.url },
                 { name: "revision", type: "string", default: input.git.revision },

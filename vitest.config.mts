@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 // use most of a core) and e2e (the rest: the engine, S3, disks, the local cluster — mostly
 // waiting). In one vitest run they would take turns: a group's projects share one worker count.
 /** The e2e files that build, test and boot the catalog's images in the shared buildah storage (faults-images has its own, and one small image). */
-const IMAGE_E2E = ["boot", "pipeline", "hub", "supply-chain"].map((f) => `test/e2e/${f}.test.ts`);
+const IMAGE_E2E = ["boot", "pipeline", "hub", "supply-chain", "fleet"].map((f) => `test/e2e/${f}.test.ts`);
 
 export default defineConfig({
     test: {

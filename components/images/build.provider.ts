@@ -169,7 +169,12 @@ async function build(inputs: ImageBuildInputs, fresh?: { previous: string[] | nu
         await pushLayout(layout, digest, repositoryRef, authFile, say);
         if ((await client.resolve(inputs.repository, digest)) !== digest) throw new Error(`${repositoryRef}@${digest} is not in the registry after the push`);
     };
-    const kept = !fresh && inputs.reuseBuilds !== false ? await cachedBuild(inputs.cacheDir, cacheKey) : undefined;
+    const cached = !fresh && inputs.reuseBuilds !== false ? await cachedBuild(inputs.cacheDir, cacheKey) : undefined;
+    // A root that records its packages needs them for its next refresh: a build kept without
+    // them (by a build without the policy, or before packages were recorded) would make that
+    // refresh release a new tree with no package changed. Building replaces the entry.
+    const kept = cached && inputs.refresh && !cached.entry.packages?.length ? undefined : cached;
+    if (cached && !kept) say(`the build kept on this machine at ${cached.entry.builtAt} has no package list, which a refresh compares with: building it again`);
     if (kept) {
         const { entry } = kept;
         say(`the same definition on the same parent was built on this machine at ${entry.builtAt}: pushing that build (${entry.digest}) from the build cache`);

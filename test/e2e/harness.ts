@@ -47,10 +47,10 @@ export class TestStack {
         return s;
     }
 
-    /** Runs `pulumi <args> --stack <stack>` in the project; rejects on a non-zero exit. */
-    pulumi(args: string[], opts: { okCodes?: number[]; onLine?: (l: string) => void; input?: string; secrets?: string[] } = {}): Promise<RunResult> {
+    /** Runs `pulumi <args> --stack <stack>` in the project (`env` adds to the stack's for this run); rejects on a non-zero exit. */
+    pulumi(args: string[], opts: { okCodes?: number[]; onLine?: (l: string) => void; input?: string; secrets?: string[]; env?: Record<string, string> } = {}): Promise<RunResult> {
         return run("bash", [path.join(ROOT, "scripts/pulumi.sh"), "--cwd", this.dir, ...args, "--stack", this.stack], {
-            env: this.env,
+            env: { ...this.env, ...opts.env },
             timeoutMs: 40 * 60_000,
             okCodes: opts.okCodes,
             input: opts.input,
@@ -68,8 +68,9 @@ export class TestStack {
         return this.pulumi(["config", "set", "--secret", key, "--non-interactive"], { input: value, secrets: [value] });
     }
 
-    up(extra: string[] = []): Promise<RunResult> {
-        return this.pulumi(["up", "--yes", "--skip-preview", "--non-interactive", "--color=never", ...extra]);
+    /** `env`: what the program sees besides the stack's (e.g. what `npm run up -- --refresh-bases` sets). */
+    up(extra: string[] = [], env?: Record<string, string>): Promise<RunResult> {
+        return this.pulumi(["up", "--yes", "--skip-preview", "--non-interactive", "--color=never", ...extra], { env });
     }
 
     preview(extra: string[] = []): Promise<RunResult> {

@@ -293,5 +293,45 @@ describe("image providers against real tools", () => {
                 console.log = log;
             }
         }, 20 * 60_000);
+
+        it("the build cache: a root that records its packages is built again when the kept build has no package list", async () => {
+            const source = { kind: "rootfs" as const, distro: "debian" as const, suite: "bookworm", mirror: "http://deb.debian.org/debian", variant: "minbase" as const, packages: [] };
+            const containerfile = "FROM scratch\nADD rootfs.tar /\n";
+            const inputs = {
+                name: "unlisted",
+                version: "1.0.0",
+                registry: reg.address,
+                repository: "t/unlisted",
+                // New on every run, so that the first create really builds.
+                definitionHash: `sha256:${randomBytes(32).toString("hex")}`,
+                containerfile,
+                context: { Containerfile: { text: containerfile } },
+                source,
+                parentRef: null,
+                storage,
+                cacheDir,
+            };
+            const refresh = { everySeconds: 7 * 86_400, requestedAt: null, packageManager: "apt" as const };
+            const logged: string[] = [];
+            const log = console.log;
+            console.log = (...a: unknown[]) => void logged.push(a.join(" "));
+            try {
+                // Built without the policy (as an older version, or a build without it, kept it): no package list.
+                expect((await buildProvider.create(inputs)).outs.packages).toBeNull();
+                // With the policy it is built again, not pushed from the cache: its first refresh then has a list to compare with.
+                logged.length = 0;
+                const listed = (await buildProvider.create({ ...inputs, refresh })).outs;
+                expect(logged.join("\n")).toMatch(/\[build unlisted\] the build kept on this machine at .* has no package list, which a refresh compares with: building it again/);
+                expect(logged.join("\n")).not.toMatch(/from the build cache/);
+                expect(listed.packages).toEqual(expect.arrayContaining([expect.stringMatching(/^libc6=2\.36-/)]));
+                // That build replaced the entry: the next one is pushed from the cache, with its packages.
+                logged.length = 0;
+                const again = (await buildProvider.create({ ...inputs, refresh, repository: "t/unlisted-copy" })).outs;
+                expect(logged.join("\n")).toMatch(/from the build cache/);
+                expect(again).toMatchObject({ digest: listed.digest, packages: listed.packages, refreshedAt: listed.refreshedAt });
+            } finally {
+                console.log = log;
+            }
+        }, 10 * 60_000);
     });
 });

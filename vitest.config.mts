@@ -8,12 +8,13 @@ const root = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 //   providers  dynamic provider methods called directly against the real tools
 //   e2e        the real Pulumi engine on a file backend
 // providers run one file at a time: they share 2 cores with buildah. e2e is two lanes,
-// one file at a time each, that scripts/test-e2e.sh (`npm run test:e2e`) runs side by side:
-// e2e-images (the files that build, test and boot the catalog's images: they share buildah's storage and
-// use most of a core) and e2e (the rest: the engine, S3, disks, the local cluster — mostly
-// waiting). In one vitest run they would take turns: a group's projects share one worker count.
-/** The e2e files that build, test and boot the catalog's images in the shared buildah storage (faults-images has its own, and one small image). */
-const IMAGE_E2E = ["boot", "pipeline", "hub", "supply-chain", "fleet"].map((f) => `test/e2e/${f}.test.ts`);
+// one file at a time each, that scripts/test-e2e.sh (`npm run test:e2e`) runs side by side,
+// split by measured time (docs/toolchain.md) so that they end together: e2e-images (the
+// qemu boots, the fleet's fresh bootstraps and the signed builds) and e2e (the rest: the
+// pipeline, the ACP roles on the local cluster, faults, disks, S3). In one vitest run they
+// would take turns: a group's projects share one worker count.
+/** The e2e-images lane. */
+const IMAGE_E2E = ["boot", "fleet", "hub", "supply-chain"].map((f) => `test/e2e/${f}.test.ts`);
 
 export default defineConfig({
     test: {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run test:e2e [-- <files>]`: the e2e tier in its two lanes side by side (see
-# vitest.config.mts): e2e-images (the files that build, test and boot the catalog's images) and e2e (the
-# rest, mostly waiting on the engine, S3, disks and the local cluster). Two vitest runs,
+# vitest.config.mts, which splits the files by measured time): e2e-images (the qemu boots, the
+# fleet's fresh bootstraps, the signed builds) and e2e (the rest). Two vitest runs,
 # because one run gives every project of a group the same worker count. Exit status: 0 only
 # when both lanes pass.
 set -uo pipefail

@@ -22,7 +22,7 @@ import { TestStack } from "./harness";
 const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", ".pulumi.version", "infra", "components", "images", "policy", "scripts"];
 const IMAGES = ["base", "httpd"];
 /** Long enough that a hub up right after a site's up still falls inside it; short enough to wait out. */
-const SOAK_SECONDS = 60;
+const SOAK_SECONDS = 40;
 const GROUPS = [
     { name: "canary", site: "site-a" },
     { name: "wave-1", site: "site-b" },

@@ -240,7 +240,7 @@ describe("image providers against real tools", () => {
             }
         }, 10 * 60_000);
 
-        it("refresh: a root due for fresh packages is bootstrapped again; the same packages push nothing, a changed one pushes a new build", async () => {
+        it("refresh: a root records its packages; it is due only once its refresh period has passed, and the diff says why", async () => {
             // A root of its own (the smallest Debian root), so that its fresh bootstraps do not replace the demo base's cached one.
             const source = { kind: "rootfs" as const, distro: "debian" as const, suite: "bookworm", mirror: "http://deb.debian.org/debian", variant: "minbase" as const, packages: [] };
             const containerfile = "FROM scratch\nADD rootfs.tar /\n";
@@ -272,23 +272,8 @@ describe("image providers against real tools", () => {
                 expect(await buildProvider.diff!("id", old, inputs)).toMatchObject({ changes: true });
                 expect(logged.join("\n")).toMatch(/\[build fresh\] stale: its packages were fetched 8d ago \(refresh\.every 7d\): it is rebuilt, and released again only if its packages changed/);
 
-                // The mirror has nothing new: a fresh bootstrap, the same packages, the same digest, no new build recorded.
-                logged.length = 0;
-                const same = (await buildProvider.update!("id", old, inputs)).outs;
-                expect(logged.join("\n")).toMatch(/bootstrapping debian bookworm \(minbase\)/);
-                expect(logged.join("\n")).toMatch(new RegExp(`refreshed from fresh packages: the same ${created.packages.length} packages, so nothing is pushed`));
-                expect(same).toMatchObject({ digest: created.digest, ref: created.ref, history: created.history, packages: created.packages });
-                expect(Date.parse(same.refreshedAt)).toBeGreaterThan(Date.parse(old.refreshedAt));
-
-                // When its packages were recorded, libc6 had an older version: now a new build is pushed, and the log says what changed.
-                const libc = created.packages.find((p: string) => p.startsWith("libc6="))!;
-                const older = { ...same, refreshedAt: old.refreshedAt, packages: created.packages.map((p: string) => (p === libc ? "libc6=2.36-1" : p)) };
-                logged.length = 0;
-                const changed = (await buildProvider.update!("id", older, inputs)).outs;
-                expect(logged.join("\n")).toContain(`refreshed from fresh packages: 1 package change(s): libc6 2.36-1 → ${libc.slice("libc6=".length)}`);
-                expect(changed.digest).not.toBe(created.digest);
-                expect(changed.history.map((h: { digest: string }) => h.digest)).toEqual([created.digest, changed.digest]);
-                expect(await new RegistryClient(reg.address).resolve("t/fresh", changed.digest)).toBe(changed.digest);
+                // What the refresh then does (a fresh bootstrap; the same packages push nothing, a changed one
+                // pushes a new build and moves the tree) is on the real engine in test/e2e/fleet.test.ts.
             } finally {
                 console.log = log;
             }

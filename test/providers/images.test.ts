@@ -189,6 +189,33 @@ describe("image providers against real tools", () => {
             expect(await buildProvider.diff("id", olds, { ...olds, repository: "b/x" })).toMatchObject({ changes: true, replaces: ["repository"] });
         });
 
+        it("a build composed on the builder VM: its digest is taken once the registry has it; a missing one or another repository's fails, naming it", async () => {
+            const inputs = (composedRef: string) => ({
+                name: "img",
+                version: "1.0",
+                registry: reg.address,
+                repository: "t/img",
+                definitionHash: `sha256:${"c".repeat(64)}`,
+                containerfile: "FROM x\n",
+                context: { Containerfile: { text: "FROM x\n" } },
+                source: null,
+                parentRef: null,
+                storage,
+                cacheDir,
+                composedRef,
+            });
+            const { outs } = await buildProvider.create(inputs(ref));
+            expect(outs).toMatchObject({ digest, ref, history: [{ digest, version: "1.0" }] });
+            const missing = `${reg.address}/t/img@sha256:${"0".repeat(64)}`;
+            // A new compose is a new build.
+            expect(await buildProvider.diff!("id", outs, inputs(missing))).toMatchObject({ changes: true });
+            await expect(buildProvider.update!("id", outs, inputs(missing))).rejects.toThrow(`img: the compose reported ${missing}, which the registry does not have`);
+            await expect(buildProvider.create(inputs(`${reg.address}/t/other@${digest}`))).rejects.toThrow(`img: the compose pushed ${reg.address}/t/other@${digest}, not an image of ${reg.address}/t/img`);
+            expect((await buildProvider.check({}, inputs("t/img:latest"))).failures).toEqual([
+                { property: "composedRef", reason: 'a compose\'s result must be referenced by digest (host/repo@sha256:…), got "t/img:latest"' },
+            ]);
+        });
+
         it("read drops a build whose manifest is gone from the registry", async () => {
             const outs = { name: "img", registry: reg.address, repository: "t/img", digest: `sha256:${"1".repeat(64)}` };
             expect(await buildProvider.read!("x", outs)).toEqual({ id: "", props: {} });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 // Runs a piece of a Pulumi program under pulumi.runtime.setMocks and records
 // every resource it registers: type, name, inputs (secrets still wrapped), the
 // provider, the parent and the dependencies. Any invoke is an error: the code
@@ -26,7 +27,22 @@ export interface Capture<T> {
 }
 
 /** Mocked outputs some resources report once created (what the cluster would fill in). */
+/**
+ * What a compose on the builder VM prints once it pushed (components/acp/render/compose.ts):
+ * its target's repository and a digest made from its input. Undefined while the input is not known.
+ */
+export function composeOutput(stdin: unknown): string | undefined {
+    const input = unwrapSecrets(stdin);
+    if (typeof input !== "string") return undefined;
+    const target = Buffer.from(input.split("\n")[0].slice("target =".length), "base64").toString();
+    return `composed ${target.slice(0, target.lastIndexOf(":"))}@sha256:${createHash("sha256").update(input).digest("hex")}\n`;
+}
+
 function outputsOf(type: string, inputs: Record<string, any>): Record<string, any> {
+    if (type === "command:remote:Command") {
+        const stdout = composeOutput(inputs.stdin);
+        return stdout === undefined ? inputs : { ...inputs, stdout };
+    }
     if (type === "kubernetes:core/v1:Service") {
         const ports = (inputs.spec?.ports ?? []).map((p: any) => ({ ...p, nodePort: 30022 }));
         return { ...inputs, spec: { ...inputs.spec, ports }, status: { loadBalancer: { ingress: [{ ip: "192.0.2.10" }] } } };

@@ -20,7 +20,7 @@ import { parseSiteConfig } from "../../infra/config";
 import { deploySite } from "../../infra/site";
 import { exampleStack } from "../support/acp-fixtures";
 import { validateObject } from "../support/kube-schemas";
-import { resolve, unwrapSecrets } from "../support/pulumi-mocks";
+import { composeOutput, resolve, unwrapSecrets } from "../support/pulumi-mocks";
 
 const ROOT = path.resolve(__dirname, "../..");
 /** The catalog's `select`ed images with their ancestors, resolved as the site resolves them. */
@@ -82,12 +82,9 @@ function outputsOf(type: string, i: Record<string, any>): Record<string, any> {
             return { ...i, digest: d, ref: `${i.registry}/${i.repository}@${d}`, layer: { digest: digestOf(i.sha256), size: 1 } };
         }
         case "Command": {
-            // A compose reports what it pushed: "<repository>@<digest>" of its target.
-            const stdin = unwrapSecrets(i.stdin);
-            // Not known in a preview: neither is what it pushed.
-            if (typeof stdin !== "string") return i;
-            const target = Buffer.from(stdin.split("\n")[0].slice("target =".length), "base64").toString();
-            return { ...i, stdout: `composed ${target.slice(0, target.lastIndexOf(":"))}@${digestOf(stdin)}\n` };
+            // A compose reports what it pushed; not known in a preview, as its input is not.
+            const stdout = composeOutput(i.stdin);
+            return stdout === undefined ? i : { ...i, stdout };
         }
         default:
             return i;
@@ -313,7 +310,7 @@ describe("composes on the builder VM", () => {
         expect(decoded(stdin)).toEqual({ target: `registry.hub.example.com/hub/httpd:build-${resources.get("ImageBuild:httpd")!.inputs.definitionHash.slice(7)}`, parent: baseSigned });
         expect(compose.inputs.create).not.toContain("registry.hub.example.com");
         // The build adopts what the compose pushed; base builds here.
-        expect(resources.get("ImageBuild:httpd")!.inputs.composedRef).toBe(`registry.hub.example.com/hub/httpd@${digestOf(stdin)}`);
+        expect(`composed ${resources.get("ImageBuild:httpd")!.inputs.composedRef}\n`).toBe(composeOutput(stdin));
         expect(base.inputs.composedRef).toBeUndefined();
         // The release's triggers name the compose: a new compose, a new release (the order is in acp-components.test.ts).
         expect(resources.get("Command:hub-builder-release")!.inputs.triggers).toHaveLength(2);

@@ -39,9 +39,9 @@ export function renderComposeInput(job: ComposeJob): string {
 const RESULT = /^composed (\S+)@(sha256:[0-9a-f]{64})$/m;
 
 /** The digest a compose pushed, from its output; an output without one is an error that shows the output's tail. */
-export function composedDigest(stdout: string): string {
-    const m = RESULT.exec(stdout);
-    if (!m) throw new FactoryError(`the compose reported no digest; its output ended with:\n${stdout.split("\n").slice(-20).join("\n")}`);
+export function composedDigest(stdout: string | undefined): string {
+    const m = RESULT.exec(stdout ?? "");
+    if (!m) throw new FactoryError(`the compose reported no digest; its output ended with:\n${(stdout ?? "").split("\n").slice(-20).join("\n")}`);
     return m[2];
 }
 

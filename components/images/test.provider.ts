@@ -80,6 +80,8 @@ const tail = (text: string, lines = 25) => text.trimEnd().split("\n").slice(-lin
  * inside the image under test, in a private network namespace.
  */
 export async function runImageTests(inputs: ImageTestInputs, log: (l: string) => void = () => undefined): Promise<TestResult[]> {
+    // Nothing to run: an image without tests needs no shell, nor a container to run one in.
+    if (inputs.tests.length === 0) return [];
     const script = renderTestScript(inputs.tests);
     return withImageRoot(inputs.storage, inputs.ref, inputs.auth, `test-${inputs.name}`, log, (_root, container) =>
         withNetns(async (wrap) => {

@@ -171,6 +171,24 @@ describe("image providers against real tools", () => {
     });
 
     describe("ImageBuild", () => {
+        /** A root of its own (the smallest Debian root), so that its bootstraps do not replace the demo base's cached one. */
+        const minbaseRoot = (name: string, definitionHash: string) => {
+            const containerfile = "FROM scratch\nADD rootfs.tar /\n";
+            return {
+                name,
+                version: "1.0.0",
+                registry: reg.address,
+                repository: `t/${name}`,
+                definitionHash,
+                containerfile,
+                context: { Containerfile: { text: containerfile } },
+                source: { kind: "rootfs" as const, distro: "debian" as const, suite: "bookworm", mirror: "http://deb.debian.org/debian", variant: "minbase" as const, packages: [] },
+                parentRef: null,
+                storage,
+                cacheDir,
+            };
+        };
+
         it("a registry that is down fails the build at once, naming the host", async () => {
             const down = `127.0.0.1:${await freePort()}`;
             const started = Date.now();
@@ -268,23 +286,7 @@ describe("image providers against real tools", () => {
         }, 10 * 60_000);
 
         it("refresh: a root records its packages; it is due only once its refresh period has passed, and the diff says why", async () => {
-            // A root of its own (the smallest Debian root), so that its fresh bootstraps do not replace the demo base's cached one.
-            const source = { kind: "rootfs" as const, distro: "debian" as const, suite: "bookworm", mirror: "http://deb.debian.org/debian", variant: "minbase" as const, packages: [] };
-            const containerfile = "FROM scratch\nADD rootfs.tar /\n";
-            const inputs = {
-                name: "fresh",
-                version: "1.0.0",
-                registry: reg.address,
-                repository: "t/fresh",
-                definitionHash: `sha256:${"f".repeat(64)}`,
-                containerfile,
-                context: { Containerfile: { text: containerfile } },
-                source,
-                parentRef: null,
-                storage,
-                cacheDir,
-                refresh: { everySeconds: 7 * 86_400, requestedAt: null, packageManager: "apt" as const },
-            };
+            const inputs = { ...minbaseRoot("fresh", `sha256:${"f".repeat(64)}`), refresh: { everySeconds: 7 * 86_400, requestedAt: null, packageManager: "apt" as const } };
             const logged: string[] = [];
             const log = console.log;
             console.log = (...a: unknown[]) => void logged.push(a.join(" "));
@@ -307,22 +309,8 @@ describe("image providers against real tools", () => {
         }, 20 * 60_000);
 
         it("the build cache: a root that records its packages is built again when the kept build has no package list", async () => {
-            const source = { kind: "rootfs" as const, distro: "debian" as const, suite: "bookworm", mirror: "http://deb.debian.org/debian", variant: "minbase" as const, packages: [] };
-            const containerfile = "FROM scratch\nADD rootfs.tar /\n";
-            const inputs = {
-                name: "unlisted",
-                version: "1.0.0",
-                registry: reg.address,
-                repository: "t/unlisted",
-                // New on every run, so that the first create really builds.
-                definitionHash: `sha256:${randomBytes(32).toString("hex")}`,
-                containerfile,
-                context: { Containerfile: { text: containerfile } },
-                source,
-                parentRef: null,
-                storage,
-                cacheDir,
-            };
+            // A new definition hash on every run, so that the first create really builds.
+            const inputs = minbaseRoot("unlisted", `sha256:${randomBytes(32).toString("hex")}`);
             const refresh = { everySeconds: 7 * 86_400, requestedAt: null, packageManager: "apt" as const };
             const logged: string[] = [];
             const log = console.log;

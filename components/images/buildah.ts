@@ -91,6 +91,11 @@ export async function withImageRoot<T>(
     log: Log,
     fn: (root: string, container: string) => Promise<T>,
 ): Promise<T> {
+    return withImageContainer(storage, ref, auth, name, log, async (container) => fn((await buildah(storage, ["mount", container])).stdout.trim(), container));
+}
+
+/** Runs `fn` with a working container of the image `ref` (pulled by digest when missing), removed afterwards. */
+export async function withImageContainer<T>(storage: string, ref: string, auth: RegistryAuth | undefined, name: string, log: Log, fn: (container: string) => Promise<T>): Promise<T> {
     await readyStorage(storage, log);
     const { registry } = parseRef(ref);
     const container = `if-${name}-${randomBytes(4).toString("hex")}`;
@@ -98,7 +103,7 @@ export async function withImageRoot<T>(
         buildah(storage, ["from", "--pull=false", "--quiet", "--name", container, ...containerToolFlags(registry, authFile), ref], { timeoutMs: 30 * 60_000, secrets: auth ? [auth.password] : [] }),
     );
     try {
-        return await fn((await buildah(storage, ["mount", container])).stdout.trim(), container);
+        return await fn(container);
     } finally {
         await buildah(storage, ["rm", container]).catch(() => undefined);
     }

@@ -8,7 +8,7 @@ import type { ProviderImpl } from "../dynamic";
 import { changedKeys, isUnknown, diffOn } from "../dynamic";
 import { run } from "../exec";
 import { isDigest, type RegistryAuth } from "../registry/client";
-import { storageFlags, withImageRoot } from "./buildah";
+import { storageFlags, withImageContainer } from "./buildah";
 import type { TestSpec } from "./catalog";
 import { parseTestOutput, renderTestScript } from "./render/test-script";
 import { FactoryError } from "../errors";
@@ -83,7 +83,7 @@ export async function runImageTests(inputs: ImageTestInputs, log: (l: string) =>
     // Nothing to run: an image without tests needs no shell, nor a container to run one in.
     if (inputs.tests.length === 0) return [];
     const script = renderTestScript(inputs.tests);
-    return withImageRoot(inputs.storage, inputs.ref, inputs.auth, `test-${inputs.name}`, log, (_root, container) =>
+    return withImageContainer(inputs.storage, inputs.ref, inputs.auth, `test-${inputs.name}`, log, (container) =>
         withNetns(async (wrap) => {
             const buildahRun = [...storageFlags(inputs.storage), "run", "--isolation", "chroot", container, "--", "/bin/sh", "-c", script];
             const [program, ...args] = [...wrap, "buildah", ...buildahRun];
